@@ -1,0 +1,1 @@
+//! File formats: `.npz` samples, atomic writes.

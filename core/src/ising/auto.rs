@@ -1,0 +1,52 @@
+//! The `auto` choice of algorithm and layout (MONTE_CARLO.md §3 and §7).
+
+use super::{Dim, Strip, T_C_2D};
+
+/// What `auto` picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Multi-spin Metropolis, replica layout (small L).
+    ReplicaMetropolis,
+    /// Multi-spin Metropolis, strip layout (large L away from criticality).
+    StripMetropolis,
+    /// Wolff cluster updates (large L near T_c, where local moves slow down as L^2.17).
+    Wolff,
+}
+
+/// Lattices at least this large use Wolff within [`CRITICAL_WINDOW`] of T_c: the cost per
+/// independent |M| sample of multi-spin Metropolis (τ ∝ L^2.17) overtakes Wolff's
+/// (τ ∝ L^0.25 in sweeps) around L ≈ 64–128 (MONTE_CARLO.md §3).
+pub const WOLFF_MIN_L: usize = 128;
+/// Relative distance |T/T_c − 1| within which `auto` treats the 2D model as critical.
+pub const CRITICAL_WINDOW: f64 = 0.1;
+
+/// Choose an algorithm and layout for a field-free run.
+///
+/// 2D: Wolff for L ≥ [`WOLFF_MIN_L`] within the critical window (only at h = 0);
+/// otherwise the strip layout where it is valid (L a multiple of 64, ≥ 128), else the
+/// replica layout. 1D: strip where valid, else replica (no finite-T transition).
+pub fn choose(dim: Dim, l: usize, temperature: f64, h: f64) -> Choice {
+    let near_tc = ((temperature / T_C_2D) - 1.0).abs() < CRITICAL_WINDOW;
+    if dim == Dim::Two && h == 0.0 && near_tc && l >= WOLFF_MIN_L {
+        Choice::Wolff
+    } else if Strip::supports(l) {
+        Choice::StripMetropolis
+    } else {
+        Choice::ReplicaMetropolis
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks() {
+        assert_eq!(choose(Dim::Two, 8, T_C_2D, 0.0), Choice::ReplicaMetropolis);
+        assert_eq!(choose(Dim::Two, 256, T_C_2D, 0.0), Choice::Wolff);
+        assert_eq!(choose(Dim::Two, 256, 4.0, 0.0), Choice::StripMetropolis);
+        assert_eq!(choose(Dim::Two, 200, 4.0, 0.0), Choice::ReplicaMetropolis);
+        assert_eq!(choose(Dim::Two, 256, T_C_2D, 0.1), Choice::StripMetropolis);
+        assert_eq!(choose(Dim::One, 1024, 1.0, 0.0), Choice::StripMetropolis);
+    }
+}

@@ -1,0 +1,50 @@
+//! # rsmi-core
+//!
+//! The `no_std`, allocation-free heart of rsmi: random streams, exact bit-parallel
+//! Bernoulli masks, and multi-spin-coded Monte Carlo samplers for the 1D and 2D Ising
+//! models, each beside a plain one-spin-at-a-time reference implementation.
+//!
+//! Every buffer is owned by the caller; caller mistakes (wrong buffer length,
+//! unsupported size, non-positive temperature) come back as [`Error`] values and never
+//! panic. No `unsafe` code, no allocation, no logging, no threads.
+//!
+//! Map of the crate:
+//! - [`word`]: the [`Word`] trait implemented by `u64` (64 bits) and `wide::u64x4`
+//!   (256 bits, four independent 64-bit lanes). Every multi-spin kernel is written once
+//!   over it.
+//! - [`rng`]: `stream(master_seed, job, lane)`, the 4-lane xoshiro256++ and the exact
+//!   per-bit Bernoulli masks.
+//! - [`ising`]: layouts (replica, strip), the Metropolis / heat-bath word kernels, Wolff
+//!   cluster updates, observables, export to NumPy's packed bits, and the reference
+//!   implementations.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod ising;
+pub mod rng;
+pub mod word;
+
+pub use error::Error;
+pub use word::Word;
+
+/// Crate version, for provenance records.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The SIMD level this build of the core was compiled for (`"avx2"` when `u64x4` maps to
+/// 256-bit registers, `"sse2"`/`"neon"`/`"scalar"` otherwise). `wide` picks its
+/// implementation at compile time only.
+pub const fn simd_level() -> &'static str {
+    if cfg!(target_feature = "avx512f") && cfg!(target_feature = "avx2") {
+        "avx2 (avx512f available)"
+    } else if cfg!(target_feature = "avx2") {
+        "avx2"
+    } else if cfg!(target_feature = "sse2") {
+        "sse2"
+    } else if cfg!(target_feature = "neon") {
+        "neon"
+    } else {
+        "scalar"
+    }
+}

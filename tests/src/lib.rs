@@ -1,0 +1,1 @@
+//! The validation suite lives in `tests/tests/`; shared helpers here.
