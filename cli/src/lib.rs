@@ -2,5 +2,10 @@
 //!
 //! `main.rs` only parses arguments and dispatches; everything here is testable.
 
+pub mod checkpoint;
+pub mod command;
 pub mod io;
+pub mod progress;
+pub mod provenance;
+pub mod sampler;
 pub mod stats;

@@ -65,14 +65,24 @@ pub struct AcceptTable<W: Word> {
 impl<W: Word> AcceptTable<W> {
     /// One temperature for every bit. `z` is 2 (ring) or 4 (square lattice); `h` the
     /// field (0 for none).
-    pub fn uniform(z: usize, algorithm: Algorithm, temperature: f64, h: f64) -> Result<Self, Error> {
+    pub fn uniform(
+        z: usize,
+        algorithm: Algorithm,
+        temperature: f64,
+        h: f64,
+    ) -> Result<Self, Error> {
         let b = super::beta(temperature)?;
         Self::build(z, algorithm, h, |_| b)
     }
 
     /// A temperature per bit (replica layout: per replica); `temperatures.len()` must be
     /// `W::BITS`.
-    pub fn per_bit(z: usize, algorithm: Algorithm, temperatures: &[f64], h: f64) -> Result<Self, Error> {
+    pub fn per_bit(
+        z: usize,
+        algorithm: Algorithm,
+        temperatures: &[f64],
+        h: f64,
+    ) -> Result<Self, Error> {
         crate::error::check_len("temperatures", W::BITS, temperatures.len())?;
         let mut betas = [0.0f64; 256];
         for (b, &t) in betas.iter_mut().zip(temperatures) {
@@ -81,9 +91,16 @@ impl<W: Word> AcceptTable<W> {
         Self::build(z, algorithm, h, |bit| betas[bit])
     }
 
-    fn build(z: usize, algorithm: Algorithm, h: f64, beta: impl Fn(usize) -> f64) -> Result<Self, Error> {
+    fn build(
+        z: usize,
+        algorithm: Algorithm,
+        h: f64,
+        beta: impl Fn(usize) -> f64,
+    ) -> Result<Self, Error> {
         if z != 2 && z != 4 {
-            return Err(Error::InvalidParameter("coordination number must be 2 or 4"));
+            return Err(Error::InvalidParameter(
+                "coordination number must be 2 or 4",
+            ));
         }
         if !h.is_finite() {
             return Err(Error::InvalidField);
@@ -112,7 +129,9 @@ impl<W: Word> AcceptTable<W> {
                 if (p(bit) == Prob::One) != uniform_one {
                     // Cannot happen for the rules above (p = 1 iff ΔE < 0 under
                     // Metropolis, never under heat bath), but refuse rather than guess.
-                    return Err(Error::Unsupported("mixed certain and random acceptance in one class"));
+                    return Err(Error::Unsupported(
+                        "mixed certain and random acceptance in one class",
+                    ));
                 }
             }
             if uniform_one {
@@ -187,8 +206,14 @@ mod tests {
 
     #[test]
     fn probabilities() {
-        assert_eq!(flip_probability(Algorithm::Metropolis, 1.0, -4.0), Prob::One);
-        assert_eq!(flip_probability(Algorithm::Metropolis, 1.0, 0.0), Prob::HALF);
+        assert_eq!(
+            flip_probability(Algorithm::Metropolis, 1.0, -4.0),
+            Prob::One
+        );
+        assert_eq!(
+            flip_probability(Algorithm::Metropolis, 1.0, 0.0),
+            Prob::HALF
+        );
         assert_eq!(flip_probability(Algorithm::HeatBath, 1.0, 0.0), Prob::HALF);
         let p = flip_probability(Algorithm::Metropolis, 0.5, 4.0).to_f64();
         assert!((p - libm::exp(-2.0)).abs() < 1e-15);

@@ -62,7 +62,9 @@ pub fn import_packed<L: Layout, W: Word>(
     let l = g.size();
     for r in 0..rows(layout) {
         if bits[r * rb * 8 + l..(r + 1) * rb * 8].any() {
-            return Err(Error::InvalidParameter("non-zero padding bits in packed row"));
+            return Err(Error::InvalidParameter(
+                "non-zero padding bits in packed row",
+            ));
         }
     }
     for site in 0..g.sites() {

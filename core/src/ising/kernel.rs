@@ -32,7 +32,13 @@ pub(crate) fn bond_classes<W: Word, const Z: usize>(s: W, nb: &[W; Z]) -> [W; 5]
 /// Without a field the random classes are a = 0..N (they always are: Metropolis needs
 /// digits for ΔE ≥ 0, i.e. a ≤ z/2; heat bath for all a).
 #[inline(always)]
-pub(crate) fn flip_mask<W: Word, R: WordRng<W>, const Z: usize, const N: usize, const FIELD: bool>(
+pub(crate) fn flip_mask<
+    W: Word,
+    R: WordRng<W>,
+    const Z: usize,
+    const N: usize,
+    const FIELD: bool,
+>(
     s: W,
     nb: &[W; Z],
     digits: &[[W; N]; 64],
@@ -62,24 +68,88 @@ macro_rules! with_classes {
     ($table:expr, |$n:ident, $f:ident| $body:expr) => {{
         let t = $table;
         match (t.field.is_some(), t.n_random) {
-            (false, 1) => { const $n: usize = 1; const $f: bool = false; $body }
-            (false, 2) => { const $n: usize = 2; const $f: bool = false; $body }
-            (false, 3) => { const $n: usize = 3; const $f: bool = false; $body }
-            (false, 4) => { const $n: usize = 4; const $f: bool = false; $body }
-            (false, 5) => { const $n: usize = 5; const $f: bool = false; $body }
-            (true, 1) => { const $n: usize = 1; const $f: bool = true; $body }
-            (true, 2) => { const $n: usize = 2; const $f: bool = true; $body }
-            (true, 3) => { const $n: usize = 3; const $f: bool = true; $body }
-            (true, 4) => { const $n: usize = 4; const $f: bool = true; $body }
-            (true, 5) => { const $n: usize = 5; const $f: bool = true; $body }
-            (true, 6) => { const $n: usize = 6; const $f: bool = true; $body }
-            (true, 7) => { const $n: usize = 7; const $f: bool = true; $body }
-            (true, 8) => { const $n: usize = 8; const $f: bool = true; $body }
-            (true, 9) => { const $n: usize = 9; const $f: bool = true; $body }
-            (true, 10) => { const $n: usize = 10; const $f: bool = true; $body }
+            (false, 1) => {
+                const $n: usize = 1;
+                const $f: bool = false;
+                $body
+            }
+            (false, 2) => {
+                const $n: usize = 2;
+                const $f: bool = false;
+                $body
+            }
+            (false, 3) => {
+                const $n: usize = 3;
+                const $f: bool = false;
+                $body
+            }
+            (false, 4) => {
+                const $n: usize = 4;
+                const $f: bool = false;
+                $body
+            }
+            (false, 5) => {
+                const $n: usize = 5;
+                const $f: bool = false;
+                $body
+            }
+            (true, 1) => {
+                const $n: usize = 1;
+                const $f: bool = true;
+                $body
+            }
+            (true, 2) => {
+                const $n: usize = 2;
+                const $f: bool = true;
+                $body
+            }
+            (true, 3) => {
+                const $n: usize = 3;
+                const $f: bool = true;
+                $body
+            }
+            (true, 4) => {
+                const $n: usize = 4;
+                const $f: bool = true;
+                $body
+            }
+            (true, 5) => {
+                const $n: usize = 5;
+                const $f: bool = true;
+                $body
+            }
+            (true, 6) => {
+                const $n: usize = 6;
+                const $f: bool = true;
+                $body
+            }
+            (true, 7) => {
+                const $n: usize = 7;
+                const $f: bool = true;
+                $body
+            }
+            (true, 8) => {
+                const $n: usize = 8;
+                const $f: bool = true;
+                $body
+            }
+            (true, 9) => {
+                const $n: usize = 9;
+                const $f: bool = true;
+                $body
+            }
+            (true, 10) => {
+                const $n: usize = 10;
+                const $f: bool = true;
+                $body
+            }
             // No random class: every proposed flip is certain (cannot happen for the
             // supported rules, which always have a ΔE > 0 class).
-            _ => { const $n: usize = 0; const $f: bool = true; $body }
+            _ => {
+                const $n: usize = 0;
+                const $f: bool = true;
+                $body
+            }
         }
     }};
 }

@@ -62,7 +62,11 @@ pub fn sweep_packed<L: Layout>(
                 s_sum += if (lattice[nw] >> nb) & 1 == s { 1 } else { -1 };
             }
             let spin = if s == 1 { 1 } else { -1 };
-            let p = flip_probability(algorithm, beta_of(temperatures, bit)?, delta_e(s_sum, spin, h));
+            let p = flip_probability(
+                algorithm,
+                beta_of(temperatures, bit)?,
+                delta_e(s_sum, spin, h),
+            );
             let accept = match p {
                 Prob::One => true,
                 Prob::Fixed(threshold) => {
@@ -193,8 +197,8 @@ pub fn wolff_step_i8(
             }
         }
     }
-    let flipped = h == 0.0
-        || draw_below(rng, cluster_flip_probability(beta, h, s0 as i32, members));
+    let flipped =
+        h == 0.0 || draw_below(rng, cluster_flip_probability(beta, h, s0 as i32, members));
     for &i in &stack[..members] {
         visited[i as usize] = false;
         if flipped {

@@ -87,8 +87,10 @@ impl Layout for Replica {
             ));
         }
         match self.g.dim() {
-            Dim::Two => with_classes!(table, |N, F| self.sweep_2d::<W, R, N, F>(lattice, table, rng)),
-            Dim::One => with_classes!(table, |N, F| self.sweep_1d::<W, R, N, F>(lattice, table, rng)),
+            Dim::Two => with_classes!(table, |N, F| self
+                .sweep_2d::<W, R, N, F>(lattice, table, rng)),
+            Dim::One => with_classes!(table, |N, F| self
+                .sweep_1d::<W, R, N, F>(lattice, table, rng)),
         }
         Ok(())
     }

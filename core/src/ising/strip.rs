@@ -46,8 +46,16 @@ impl Strip {
     #[inline(always)]
     fn left_right<W: Word>(row: &[W], k: usize) -> (W, W) {
         let w = row.len();
-        let left = if k == 0 { row[w - 1].rotl1() } else { row[k - 1] };
-        let right = if k + 1 == w { row[0].rotr1() } else { row[k + 1] };
+        let left = if k == 0 {
+            row[w - 1].rotl1()
+        } else {
+            row[k - 1]
+        };
+        let right = if k + 1 == w {
+            row[0].rotr1()
+        } else {
+            row[k + 1]
+        };
         (left, right)
     }
 
@@ -114,8 +122,10 @@ impl Layout for Strip {
             ));
         }
         match self.g.dim() {
-            Dim::Two => with_classes!(table, |N, F| self.sweep_2d::<W, R, N, F>(lattice, table, rng)),
-            Dim::One => with_classes!(table, |N, F| self.sweep_1d::<W, R, N, F>(lattice, table, rng)),
+            Dim::Two => with_classes!(table, |N, F| self
+                .sweep_2d::<W, R, N, F>(lattice, table, rng)),
+            Dim::One => with_classes!(table, |N, F| self
+                .sweep_1d::<W, R, N, F>(lattice, table, rng)),
         }
         Ok(())
     }

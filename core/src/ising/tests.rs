@@ -39,7 +39,10 @@ fn kernel_matches_reference<L: Layout>(layout: &L, seed: u64) {
             layout.sweep(&mut a[..n], &table, &mut ra).unwrap();
             sweep_packed(layout, &mut b[..n], alg, &[t], h, &mut rb).unwrap();
             if let Some(i) = (0..n).find(|&i| a[i] != b[i]) {
-                panic!("{alg:?} T={t} h={h}: sweep {sweep}: first difference at word {i}: {:#x} vs {:#x}", a[i], b[i]);
+                panic!(
+                    "{alg:?} T={t} h={h}: sweep {sweep}: first difference at word {i}: {:#x} vs {:#x}",
+                    a[i], b[i]
+                );
             }
             assert_eq!(ra, rb, "random streams diverged");
         }
@@ -104,10 +107,17 @@ fn x4_equals_four_u64<L: Layout>(layout: &L, per_bit: bool) {
                 lat[i] = w.lane(lane);
             }
         }
-        let temps: [f64; 256] = core::array::from_fn(|i| if per_bit { t * (0.5 + i as f64 / 128.0) } else { t });
+        let temps: [f64; 256] = core::array::from_fn(|i| {
+            if per_bit {
+                t * (0.5 + i as f64 / 128.0)
+            } else {
+                t
+            }
+        });
         let wt = AcceptTable::<u64x4>::per_bit(z, alg, &temps, h).unwrap();
         let mut wr = stream_x4(7, case as u64, 0);
-        let mut lr: [Xoshiro256PlusPlus; 4] = core::array::from_fn(|i| stream(7, case as u64, i as u64));
+        let mut lr: [Xoshiro256PlusPlus; 4] =
+            core::array::from_fn(|i| stream(7, case as u64, i as u64));
         let mut wflip = u64x4::ZERO;
         let mut lflip = [0u64; 4];
         for _ in 0..5 {
@@ -116,16 +126,25 @@ fn x4_equals_four_u64<L: Layout>(layout: &L, per_bit: bool) {
                 layout.global_flip(&mut wflip, &wt, &mut wr).unwrap();
             }
             for lane in 0..4 {
-                let lt = AcceptTable::<u64>::per_bit(z, alg, &temps[64 * lane..64 * lane + 64], h).unwrap();
-                layout.sweep(&mut lanes[lane][..n], &lt, &mut lr[lane]).unwrap();
+                let lt = AcceptTable::<u64>::per_bit(z, alg, &temps[64 * lane..64 * lane + 64], h)
+                    .unwrap();
+                layout
+                    .sweep(&mut lanes[lane][..n], &lt, &mut lr[lane])
+                    .unwrap();
                 if h == 0.0 {
-                    layout.global_flip(&mut lflip[lane], &lt, &mut lr[lane]).unwrap();
+                    layout
+                        .global_flip(&mut lflip[lane], &lt, &mut lr[lane])
+                        .unwrap();
                 }
             }
         }
         for (i, w) in wide_lat[..n].iter().enumerate() {
             for lane in 0..4 {
-                assert_eq!(w.lane(lane), lanes[lane][i], "{alg:?} T={t} h={h} word {i} lane {lane}");
+                assert_eq!(
+                    w.lane(lane),
+                    lanes[lane][i],
+                    "{alg:?} T={t} h={h} word {i} lane {lane}"
+                );
             }
         }
         for lane in 0..4 {
@@ -175,14 +194,24 @@ fn measure_matches_plain<L: Layout, W: Word>(layout: &L, seed: u64) {
     random_lattice(n, seed, &mut lat[..n]);
     let mut r = stream(seed, 1, 1);
     let flip = W::from_fn(|_| r.next_u64());
-    let flip = if layout.chains::<W>() == W::LANES { flip.lane_bit0_mask() } else { flip };
+    let flip = if layout.chains::<W>() == W::LANES {
+        flip.lane_bit0_mask()
+    } else {
+        flip
+    };
     let mut counts = [Counts::default(); 256];
     let chains = layout.chains::<W>();
-    layout.measure(&lat[..n], flip, &mut counts[..chains]).unwrap();
+    layout
+        .measure(&lat[..n], flip, &mut counts[..chains])
+        .unwrap();
     let mut spins = [0i8; 256 * 256];
     for chain in 0..chains {
         for site in 0..g.sites() {
-            spins[site] = if layout.spin(&lat[..n], flip, chain, site) { 1 } else { -1 };
+            spins[site] = if layout.spin(&lat[..n], flip, chain, site) {
+                1
+            } else {
+                -1
+            };
         }
         let (e, m) = energy_magnetization_i8(&g, &spins[..g.sites()]);
         assert_eq!(counts[chain].bond_energy(&g), e, "chain {chain}");
@@ -251,8 +280,24 @@ fn wolff_matches_reference() {
         let mut ra = stream(12, 0, 0);
         let mut rb = ra.clone();
         for _ in 0..200 {
-            let ca = w.step(&mut bits[..w.words()], &mut stack[..n], &mut visited[..w.words()], &mut ra).unwrap();
-            let cb = reference::wolff_step_i8(&g, &mut spins[..n], &mut stack2[..n], &mut visited2[..n], t, h, &mut rb).unwrap();
+            let ca = w
+                .step(
+                    &mut bits[..w.words()],
+                    &mut stack[..n],
+                    &mut visited[..w.words()],
+                    &mut ra,
+                )
+                .unwrap();
+            let cb = reference::wolff_step_i8(
+                &g,
+                &mut spins[..n],
+                &mut stack2[..n],
+                &mut visited2[..n],
+                t,
+                h,
+                &mut rb,
+            )
+            .unwrap();
             assert_eq!(ca, cb);
             for i in 0..n {
                 assert_eq!(w.spin(&bits, i), spins[i] == 1);
@@ -275,7 +320,10 @@ fn layout_errors() {
     let t = AcceptTable::<u64>::uniform(4, Algorithm::Metropolis, 2.0, 0.0).unwrap();
     let mut rng = stream(0, 0, 0);
     let mut lat = [0u64; 15];
-    assert!(matches!(r.sweep(&mut lat, &t, &mut rng), Err(Error::BufferLength { .. })));
+    assert!(matches!(
+        r.sweep(&mut lat, &t, &mut rng),
+        Err(Error::BufferLength { .. })
+    ));
     let t1 = AcceptTable::<u64>::uniform(2, Algorithm::Metropolis, 2.0, 0.0).unwrap();
     assert!(r.sweep(&mut [0u64; 16], &t1, &mut rng).is_err());
     let tf = AcceptTable::<u64>::uniform(4, Algorithm::Metropolis, 2.0, 0.1).unwrap();

@@ -143,8 +143,8 @@ impl Wolff {
             }
         }
         let s = if s0 { 1 } else { -1 };
-        let flipped = self.h == 0.0
-            || draw_below(rng, cluster_flip_probability(self.beta, self.h, s, top));
+        let flipped =
+            self.h == 0.0 || draw_below(rng, cluster_flip_probability(self.beta, self.h, s, top));
         for &i in &stack[..top] {
             let i = i as usize;
             toggle(visited, i);

@@ -16,12 +16,12 @@ mod stream;
 mod x4;
 
 pub use bernoulli::Prob;
+pub use rand_core::{Rng, SeedableRng};
 pub use rand_xoshiro::Xoshiro256PlusPlus;
 pub use stream::{STREAM_SCHEME, stream, stream_x4};
 pub use x4::X4;
 
 use crate::word::Word;
-use rand_core::Rng;
 use wide::u64x4;
 
 /// A source of random words for a word type `W`.

@@ -1,6 +1,6 @@
-use rand_core::SeedableRng;
 #[cfg(test)]
 use rand_core::Rng;
+use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use wide::u64x4;
 

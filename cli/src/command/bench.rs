@@ -1,0 +1,258 @@
+//! `rsmi bench`: every Ising kernel measured in one run on this machine.
+
+use super::IsingModel;
+use crate::provenance;
+use anyhow::{Result, bail};
+use rsmi_core::ising::{
+    AcceptTable, Algorithm, Counts, Dim, Geometry, Layout, Replica, Strip, T_C_2D, reference,
+    wolff::Wolff,
+};
+use rsmi_core::rng::{WordRng, stream, stream_x4};
+use rsmi_core::word::Word;
+use serde_json::{Value, json};
+use std::time::Instant;
+use wide::u64x4;
+
+/// Arguments of `rsmi bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Model: ising2d or ising1d.
+    #[arg(value_enum)]
+    pub model: IsingModel,
+    /// Linear size [default: 256 for ising2d, 65536 for ising1d].
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Seconds of timing per kernel.
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Print one JSON object per kernel on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One kernel's result.
+#[derive(Debug, Clone)]
+pub struct Rate {
+    /// Kernel name.
+    pub kernel: String,
+    /// Median flips (site-update attempts) per nanosecond on one core.
+    pub flips_per_ns: f64,
+}
+
+/// Time `step` (which returns the number of site updates it did) in batches for about
+/// `seconds`, and return the median rate in updates per ns.
+fn time_it(seconds: f64, mut step: impl FnMut() -> Result<u64>) -> Result<f64> {
+    // Calibrate the batch length to ~1/9 of the budget.
+    let t0 = Instant::now();
+    let mut calls = 0u64;
+    while t0.elapsed().as_secs_f64() < (seconds / 20.0).max(0.01) {
+        step()?;
+        calls += 1;
+    }
+    let per_call = t0.elapsed().as_secs_f64() / calls as f64;
+    let batch = ((seconds / 9.0) / per_call).ceil().max(1.0) as u64;
+    let mut rates = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        let mut updates = 0u64;
+        for _ in 0..batch {
+            updates += step()?;
+        }
+        rates.push(updates as f64 / (t.elapsed().as_secs_f64() * 1e9));
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[rates.len() / 2])
+}
+
+fn temperature(dim: Dim) -> f64 {
+    match dim {
+        Dim::Two => T_C_2D,
+        Dim::One => 1.0,
+    }
+}
+
+/// Loose sanity window on the energy per site after warm-up: catches a broken kernel
+/// before it is timed (not a physics test).
+fn check_energy(kernel: &str, g: &Geometry, c: &Counts) -> Result<()> {
+    let e = c.bond_energy(g) as f64 / g.sites() as f64;
+    let (lo, hi) = match g.dim() {
+        Dim::Two => (-1.75, -1.15),
+        Dim::One => (-0.95, -0.55),
+    };
+    if !(lo..=hi).contains(&e) {
+        bail!(
+            "kernel {kernel} failed its sanity check: energy per site {e:.4} after warm-up is outside [{lo}, {hi}]"
+        );
+    }
+    Ok(())
+}
+
+fn local<L: Layout, W: Word, R: WordRng<W>>(
+    kernel: &str,
+    layout: L,
+    mut rng: R,
+    seconds: f64,
+) -> Result<f64> {
+    let g = layout.geometry();
+    let t = AcceptTable::<W>::uniform(g.z(), Algorithm::Metropolis, temperature(g.dim()), 0.0)?;
+    let mut lat = vec![W::ZERO; layout.words()];
+    for w in lat.iter_mut() {
+        *w = rng.next_word();
+    }
+    for _ in 0..60 {
+        layout.sweep(&mut lat, &t, &mut rng)?;
+    }
+    let mut counts = vec![Counts::default(); layout.chains::<W>()];
+    layout.measure(&lat, W::ZERO, &mut counts)?;
+    check_energy(kernel, &g, &counts[0])?;
+    let per_sweep = (g.sites() * layout.chains::<W>()) as u64;
+    time_it(seconds, || {
+        layout.sweep(std::hint::black_box(&mut lat), &t, &mut rng)?;
+        Ok(per_sweep)
+    })
+}
+
+/// Measure every kernel.
+pub fn measure(model: IsingModel, size: usize, seconds: f64) -> Result<Vec<Rate>> {
+    let dim = model.dim();
+    let g = Geometry::new(dim, size)?;
+    let temp = temperature(dim);
+    let mut out = Vec::new();
+    {
+        let mut spins = vec![1i8; g.sites()];
+        let mut rng = stream(1, 0, 0);
+        for _ in 0..60 {
+            reference::sweep_i8(&g, &mut spins, Algorithm::Metropolis, temp, 0.0, &mut rng)?;
+        }
+        let (e, _) = reference::energy_magnetization_i8(&g, &spins);
+        check_energy(
+            "scalar_reference",
+            &g,
+            &Counts {
+                unsatisfied: ((e + g.bonds() as i64) / 2) as u64,
+                up: 0,
+            },
+        )?;
+        let r = time_it(seconds, || {
+            reference::sweep_i8(
+                &g,
+                std::hint::black_box(&mut spins),
+                Algorithm::Metropolis,
+                temp,
+                0.0,
+                &mut rng,
+            )?;
+            Ok(g.sites() as u64)
+        })?;
+        out.push(Rate {
+            kernel: "scalar_reference".into(),
+            flips_per_ns: r,
+        });
+    }
+    let rep = Replica::new(dim, size)?;
+    out.push(Rate {
+        kernel: "replica_u64".into(),
+        flips_per_ns: local::<_, u64, _>("replica_u64", rep, stream(2, 0, 0), seconds)?,
+    });
+    out.push(Rate {
+        kernel: "replica_u64x4".into(),
+        flips_per_ns: local::<_, u64x4, _>("replica_u64x4", rep, stream_x4(3, 0, 0), seconds)?,
+    });
+    if Strip::supports(size) {
+        let st = Strip::new(dim, size)?;
+        out.push(Rate {
+            kernel: "strip_u64".into(),
+            flips_per_ns: local::<_, u64, _>("strip_u64", st, stream(4, 0, 0), seconds)?,
+        });
+        out.push(Rate {
+            kernel: "strip_u64x4".into(),
+            flips_per_ns: local::<_, u64x4, _>("strip_u64x4", st, stream_x4(5, 0, 0), seconds)?,
+        });
+    } else {
+        eprintln!(
+            "note: strip kernels skipped (size {size} is not a multiple of 64 of at least 128)"
+        );
+    }
+    {
+        let w = Wolff::new(dim, size, temp, 0.0)?;
+        let mut spins = vec![!0u64; w.words()];
+        if g.sites() % 64 != 0 {
+            if let Some(l) = spins.last_mut() {
+                *l &= (1u64 << (g.sites() % 64)) - 1;
+            }
+        }
+        let mut stack = vec![0u32; w.stack_len()];
+        let mut visited = vec![0u64; w.words()];
+        let mut rng = stream(6, 0, 0);
+        for _ in 0..30 {
+            w.sweep(&mut spins, &mut stack, &mut visited, &mut rng)?;
+        }
+        check_energy("wolff", &g, &w.measure(&spins)?)?;
+        let r = time_it(seconds, || {
+            let mut covered = 0u64;
+            while covered < g.sites() as u64 {
+                covered += w.step(&mut spins, &mut stack, &mut visited, &mut rng)?.size as u64;
+            }
+            Ok(covered)
+        })?;
+        out.push(Rate {
+            kernel: "wolff".into(),
+            flips_per_ns: r,
+        });
+    }
+    Ok(out)
+}
+
+/// Run `rsmi bench`.
+pub fn run(args: &BenchArgs) -> Result<Vec<Value>> {
+    let size = args.size.unwrap_or(match args.model {
+        IsingModel::Ising2d => 256,
+        IsingModel::Ising1d => 65536,
+    });
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        bail!("--seconds must be a positive number");
+    }
+    Geometry::new(args.model.dim(), size).map_err(|e| anyhow::anyhow!("--size {size}: {e}"))?;
+    if provenance::avx2_unused() {
+        eprintln!("{}", provenance::AVX2_WARNING);
+    }
+    let rates = measure(args.model, size, args.seconds)?;
+    let scalar = rates[0].flips_per_ns;
+    let simd = provenance::simd_level();
+    let mut objs = Vec::new();
+    if !args.json {
+        println!(
+            "rsmi bench {} L={size} T={} (one core, median of 9 batches; simd: {simd})",
+            args.model.name(),
+            temperature(args.model.dim())
+        );
+        println!("{:<18} {:>12} {:>14}", "kernel", "flips/ns", "x scalar ref");
+    }
+    for r in &rates {
+        let o = json!({
+            "kernel": r.kernel,
+            "model": args.model.name(),
+            "size": size,
+            "flips_per_ns": r.flips_per_ns,
+            "ratio_to_scalar": r.flips_per_ns / scalar,
+            "simd": simd,
+        });
+        if args.json {
+            println!("{o}");
+        } else {
+            println!(
+                "{:<18} {:>12.4} {:>14.1}",
+                r.kernel,
+                r.flips_per_ns,
+                r.flips_per_ns / scalar
+            );
+        }
+        objs.push(o);
+    }
+    if !args.json {
+        println!(
+            "(wolff counts flipped cluster sites per ns; compare cost per independent sample, not flips)"
+        );
+    }
+    Ok(objs)
+}
