@@ -60,6 +60,11 @@ pub struct AcceptTable<W: Word> {
     pub(crate) idx: [usize; MAX_CLASSES],
     /// digits[k][j]: digit k of the probability of random class j, per bit.
     pub(crate) digits: [[W; MAX_CLASSES]; 64],
+    /// Every bit has the same probability in each class, there is no field and at most
+    /// 3 random classes: the kernels can look digits up in a per-word union table.
+    pub(crate) unions: bool,
+    /// pattern[k]: bit j set when digit k of random class j is 1 (valid when `unions`).
+    pub(crate) pattern: [u8; 64],
 }
 
 impl<W: Word> AcceptTable<W> {
@@ -114,6 +119,8 @@ impl<W: Word> AcceptTable<W> {
             n_random: 0,
             idx: [0; MAX_CLASSES],
             digits: [[W::ZERO; MAX_CLASSES]; 64],
+            unions: false,
+            pattern: [0; 64],
         };
         for class in 0..n_classes {
             let (a, s) = if field.is_some() {
@@ -147,6 +154,17 @@ impl<W: Word> AcceptTable<W> {
                 t.digits[k][j] = *m;
             }
             t.n_random += 1;
+        }
+        let uniform = t
+            .digits
+            .iter()
+            .flatten()
+            .all(|&d| d == W::ZERO || d == W::ONES);
+        t.unions = uniform && field.is_none() && t.n_random <= 3;
+        for (k, p) in t.pattern.iter_mut().enumerate() {
+            for j in 0..t.n_random.min(3) {
+                *p |= ((t.digits[k][j] == W::ONES) as u8) << j;
+            }
         }
         Ok(t)
     }

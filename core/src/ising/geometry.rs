@@ -70,18 +70,57 @@ impl Geometry {
         self.sites() * self.z() / 2
     }
     /// The z neighbours of a site: [−x, +x] or [−x, +x, −y, +y] (the rest zero).
+    #[inline]
     pub fn neighbours(&self, site: usize) -> [usize; 4] {
         let l = self.l;
+        // One division at most; wrap-around by comparison (this sits in Wolff's inner loop).
+        let step = |i: usize, n: usize| -> (usize, usize) {
+            (
+                if i == 0 { n - 1 } else { i - 1 },
+                if i + 1 == n { 0 } else { i + 1 },
+            )
+        };
         match self.dim {
-            Dim::One => [(site + l - 1) % l, (site + 1) % l, 0, 0],
+            Dim::One => {
+                let (lf, rt) = step(site, l);
+                [lf, rt, 0, 0]
+            }
             Dim::Two => {
                 let (y, x) = (site / l, site % l);
-                [
-                    y * l + (x + l - 1) % l,
-                    y * l + (x + 1) % l,
-                    ((y + l - 1) % l) * l + x,
-                    ((y + 1) % l) * l + x,
-                ]
+                let row = site - x;
+                let (lf, rt) = step(x, l);
+                let n = self.sites();
+                let up = if y == 0 { site + n - l } else { site - l };
+                let dn = if y + 1 == l { x } else { site + l };
+                [row + lf, row + rt, up, dn]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbours_by_coordinates() {
+        for (dim, l) in [
+            (Dim::One, 2),
+            (Dim::One, 5),
+            (Dim::Two, 2),
+            (Dim::Two, 3),
+            (Dim::Two, 7),
+        ] {
+            let g = Geometry::new(dim, l).unwrap();
+            for site in 0..g.sites() {
+                let (y, x) = (site / l, site % l);
+                let nb = g.neighbours(site);
+                assert_eq!(nb[0], y * l + (x + l - 1) % l);
+                assert_eq!(nb[1], y * l + (x + 1) % l);
+                if dim == Dim::Two {
+                    assert_eq!(nb[2], ((y + l - 1) % l) * l + x);
+                    assert_eq!(nb[3], ((y + 1) % l) * l + x);
+                }
             }
         }
     }

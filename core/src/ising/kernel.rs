@@ -1,8 +1,10 @@
 //! The word kernel shared by every layout: classify bonds with bit-sliced adders, then
 //! accept flips with exact per-bit Bernoulli masks.
 
+use super::AcceptTable;
 use super::accept::MAX_CLASSES;
-use crate::rng::{WordRng, bernoulli};
+use crate::rng::WordRng;
+use crate::rng::bernoulli::{self, ClassDigits, UnionDigits};
 use crate::word::Word;
 
 /// One-hot masks of a = number of unsatisfied bonds (0..=Z) between each bit of `s` and
@@ -28,7 +30,8 @@ pub(crate) fn bond_classes<W: Word, const Z: usize>(s: W, nb: &[W; Z]) -> [W; 5]
 
 /// Flip mask for one word of sites with `Z` neighbour words.
 ///
-/// `N` is the number of random classes; `FIELD` selects class indexing by (a, spin).
+/// `N` is the number of random classes; `F` selects class indexing by (a, spin); `U`
+/// selects the union-table digit source (uniform temperature, ≤ 3 classes, no field).
 /// Without a field the random classes are a = 0..N (they always are: Metropolis needs
 /// digits for ΔE ≥ 0, i.e. a ≤ z/2; heat bath for all a).
 #[inline(always)]
@@ -37,19 +40,20 @@ pub(crate) fn flip_mask<
     R: WordRng<W>,
     const Z: usize,
     const N: usize,
-    const FIELD: bool,
+    const F: bool,
+    const U: bool,
 >(
     s: W,
     nb: &[W; Z],
     digits: &[[W; N]; 64],
-    idx: &[usize; MAX_CLASSES],
+    table: &AcceptTable<W>,
     rng: &mut R,
 ) -> W {
     let a = bond_classes::<W, Z>(s, nb);
     let mut rm = [W::ZERO; N];
     for j in 0..N {
-        rm[j] = if FIELD {
-            let c = idx[j];
+        rm[j] = if F {
+            let c = table.idx[j % MAX_CLASSES];
             let m = a[(c / 2) % 5];
             if c % 2 == 1 { m & s } else { m & !s }
         } else {
@@ -60,87 +64,126 @@ pub(crate) fn flip_mask<
     for m in rm {
         pending |= m;
     }
-    !pending | bernoulli::classes::<W, R, N>(rng, &rm, pending, digits)
+    let accepted = if U {
+        bernoulli::lazy(rng, &UnionDigits::new(&rm, &table.pattern), pending)
+    } else {
+        bernoulli::lazy(rng, &ClassDigits { masks: rm, digits }, pending)
+    };
+    !pending | accepted
 }
 
-/// Run `$body` with `N` and `FIELD` bound as constants matching the table.
+/// Run `$body` with `N` (random classes), `F` (field) and `U` (union table) bound as
+/// constants matching the table.
 macro_rules! with_classes {
-    ($table:expr, |$n:ident, $f:ident| $body:expr) => {{
+    ($table:expr, |$n:ident, $f:ident, $u:ident| $body:expr) => {{
         let t = $table;
-        match (t.field.is_some(), t.n_random) {
-            (false, 1) => {
+        match (t.field.is_some(), t.n_random, t.unions) {
+            (false, 1, true) => {
                 const $n: usize = 1;
                 const $f: bool = false;
+                const $u: bool = true;
                 $body
             }
-            (false, 2) => {
+            (false, 2, true) => {
                 const $n: usize = 2;
                 const $f: bool = false;
+                const $u: bool = true;
                 $body
             }
-            (false, 3) => {
+            (false, 3, true) => {
                 const $n: usize = 3;
                 const $f: bool = false;
+                const $u: bool = true;
                 $body
             }
-            (false, 4) => {
+            (false, 1, _) => {
+                const $n: usize = 1;
+                const $f: bool = false;
+                const $u: bool = false;
+                $body
+            }
+            (false, 2, _) => {
+                const $n: usize = 2;
+                const $f: bool = false;
+                const $u: bool = false;
+                $body
+            }
+            (false, 3, _) => {
+                const $n: usize = 3;
+                const $f: bool = false;
+                const $u: bool = false;
+                $body
+            }
+            (false, 4, _) => {
                 const $n: usize = 4;
                 const $f: bool = false;
+                const $u: bool = false;
                 $body
             }
-            (false, 5) => {
+            (false, 5, _) => {
                 const $n: usize = 5;
                 const $f: bool = false;
+                const $u: bool = false;
                 $body
             }
-            (true, 1) => {
+            (true, 1, _) => {
                 const $n: usize = 1;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 2) => {
+            (true, 2, _) => {
                 const $n: usize = 2;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 3) => {
+            (true, 3, _) => {
                 const $n: usize = 3;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 4) => {
+            (true, 4, _) => {
                 const $n: usize = 4;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 5) => {
+            (true, 5, _) => {
                 const $n: usize = 5;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 6) => {
+            (true, 6, _) => {
                 const $n: usize = 6;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 7) => {
+            (true, 7, _) => {
                 const $n: usize = 7;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 8) => {
+            (true, 8, _) => {
                 const $n: usize = 8;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 9) => {
+            (true, 9, _) => {
                 const $n: usize = 9;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
-            (true, 10) => {
+            (true, 10, _) => {
                 const $n: usize = 10;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
             // No random class: every proposed flip is certain (cannot happen for the
@@ -148,6 +191,7 @@ macro_rules! with_classes {
             _ => {
                 const $n: usize = 0;
                 const $f: bool = true;
+                const $u: bool = false;
                 $body
             }
         }

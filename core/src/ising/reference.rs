@@ -15,6 +15,7 @@
 use super::wolff::{Cluster, bond_probability, cluster_flip_probability, draw_below};
 use super::{Algorithm, Dim, Geometry, Layout, delta_e, flip_probability};
 use crate::error::{Error, check_len};
+use crate::rng::bernoulli::BLOCK_DIGITS;
 use crate::rng::{Prob, Xoshiro256PlusPlus, uniform_below};
 use rand_core::Rng;
 
@@ -53,6 +54,7 @@ pub fn sweep_packed<L: Layout>(
         let mut digits = [0u64; 64];
         let mut drawn = 0usize;
         let mut flips = 0u64;
+        let mut random_bits = false;
         for bit in 0..64 {
             let (chain, site) = layout.site_at::<u64>(w, bit);
             let s = (lattice[w] >> bit) & 1;
@@ -70,6 +72,7 @@ pub fn sweep_packed<L: Layout>(
             let accept = match p {
                 Prob::One => true,
                 Prob::Fixed(threshold) => {
+                    random_bits = true;
                     let mut decided = false;
                     for k in 0..64 {
                         if k == drawn {
@@ -87,6 +90,13 @@ pub fn sweep_packed<L: Layout>(
                 }
             };
             flips |= (accept as u64) << bit;
+        }
+        // The kernels draw a block of BLOCK_DIGITS words whenever a bit is undecided.
+        if random_bits {
+            while drawn < BLOCK_DIGITS {
+                rng.next_u64();
+                drawn += 1;
+            }
         }
         lattice[w] ^= flips;
     }

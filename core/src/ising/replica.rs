@@ -23,7 +23,7 @@ impl Replica {
         })
     }
 
-    fn sweep_2d<W: Word, R: WordRng<W>, const N: usize, const F: bool>(
+    fn sweep_2d<W: Word, R: WordRng<W>, const N: usize, const F: bool, const U: bool>(
         &self,
         lat: &mut [W],
         table: &AcceptTable<W>,
@@ -40,12 +40,12 @@ impl Replica {
                 let rt = if x + 1 == l { 0 } else { x + 1 };
                 let s = lat[row + x];
                 let nb = [lat[row + lf], lat[row + rt], lat[up + x], lat[dn + x]];
-                lat[row + x] = s ^ flip_mask::<W, R, 4, N, F>(s, &nb, &digits, &table.idx, rng);
+                lat[row + x] = s ^ flip_mask::<W, R, 4, N, F, U>(s, &nb, &digits, table, rng);
             }
         }
     }
 
-    fn sweep_1d<W: Word, R: WordRng<W>, const N: usize, const F: bool>(
+    fn sweep_1d<W: Word, R: WordRng<W>, const N: usize, const F: bool, const U: bool>(
         &self,
         lat: &mut [W],
         table: &AcceptTable<W>,
@@ -58,7 +58,7 @@ impl Replica {
             let rt = if x + 1 == l { 0 } else { x + 1 };
             let s = lat[x];
             let nb = [lat[lf], lat[rt]];
-            lat[x] = s ^ flip_mask::<W, R, 2, N, F>(s, &nb, &digits, &table.idx, rng);
+            lat[x] = s ^ flip_mask::<W, R, 2, N, F, U>(s, &nb, &digits, table, rng);
         }
     }
 }
@@ -87,10 +87,10 @@ impl Layout for Replica {
             ));
         }
         match self.g.dim() {
-            Dim::Two => with_classes!(table, |N, F| self
-                .sweep_2d::<W, R, N, F>(lattice, table, rng)),
-            Dim::One => with_classes!(table, |N, F| self
-                .sweep_1d::<W, R, N, F>(lattice, table, rng)),
+            Dim::Two => with_classes!(table, |N, F, U| self
+                .sweep_2d::<W, R, N, F, U>(lattice, table, rng)),
+            Dim::One => with_classes!(table, |N, F, U| self
+                .sweep_1d::<W, R, N, F, U>(lattice, table, rng)),
         }
         Ok(())
     }

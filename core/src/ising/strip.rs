@@ -59,7 +59,7 @@ impl Strip {
         (left, right)
     }
 
-    fn sweep_2d<W: Word, R: WordRng<W>, const N: usize, const F: bool>(
+    fn sweep_2d<W: Word, R: WordRng<W>, const N: usize, const F: bool, const U: bool>(
         &self,
         lat: &mut [W],
         table: &AcceptTable<W>,
@@ -75,12 +75,12 @@ impl Strip {
                 let (left, right) = Self::left_right(&lat[row..row + w], k);
                 let s = lat[row + k];
                 let nb = [left, right, lat[up + k], lat[dn + k]];
-                lat[row + k] = s ^ flip_mask::<W, R, 4, N, F>(s, &nb, &digits, &table.idx, rng);
+                lat[row + k] = s ^ flip_mask::<W, R, 4, N, F, U>(s, &nb, &digits, table, rng);
             }
         }
     }
 
-    fn sweep_1d<W: Word, R: WordRng<W>, const N: usize, const F: bool>(
+    fn sweep_1d<W: Word, R: WordRng<W>, const N: usize, const F: bool, const U: bool>(
         &self,
         lat: &mut [W],
         table: &AcceptTable<W>,
@@ -90,7 +90,7 @@ impl Strip {
         for k in 0..self.w {
             let (left, right) = Self::left_right(lat, k);
             let s = lat[k];
-            lat[k] = s ^ flip_mask::<W, R, 2, N, F>(s, &[left, right], &digits, &table.idx, rng);
+            lat[k] = s ^ flip_mask::<W, R, 2, N, F, U>(s, &[left, right], &digits, table, rng);
         }
     }
 }
@@ -122,10 +122,10 @@ impl Layout for Strip {
             ));
         }
         match self.g.dim() {
-            Dim::Two => with_classes!(table, |N, F| self
-                .sweep_2d::<W, R, N, F>(lattice, table, rng)),
-            Dim::One => with_classes!(table, |N, F| self
-                .sweep_1d::<W, R, N, F>(lattice, table, rng)),
+            Dim::Two => with_classes!(table, |N, F, U| self
+                .sweep_2d::<W, R, N, F, U>(lattice, table, rng)),
+            Dim::One => with_classes!(table, |N, F, U| self
+                .sweep_1d::<W, R, N, F, U>(lattice, table, rng)),
         }
         Ok(())
     }

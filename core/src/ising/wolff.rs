@@ -135,10 +135,15 @@ impl Wolff {
             head += 1;
             let nb = self.g.neighbours(i);
             for &j in &nb[..z] {
-                if !get(visited, j) && get(spins, j) == s0 && draw_below(rng, self.p_add) {
-                    toggle(visited, j);
-                    stack[top] = j as u32;
-                    top += 1;
+                if !get(visited, j) && get(spins, j) == s0 {
+                    // Branch-free push: the bond test's outcome is a coin flip that a
+                    // branch predictor cannot learn.
+                    let add = draw_below(rng, self.p_add);
+                    visited[j / 64] |= (add as u64) << (j % 64);
+                    if top < n {
+                        stack[top] = j as u32;
+                    }
+                    top += add as usize;
                 }
             }
         }

@@ -75,43 +75,120 @@ pub fn digit_masks<W: Word>(mut p: impl FnMut(usize) -> u64) -> DigitMasks<W> {
     })
 }
 
-/// One Bernoulli mask: each bit b set independently with probability p(b), where the
-/// digit masks come from [`digit_masks`].
-#[inline]
-pub fn mask<W: Word, R: WordRng<W>>(rng: &mut R, digits: &DigitMasks<W>) -> W {
-    classes::<W, R, 1>(rng, &[W::ONES], W::ONES, &digits.map(|d| [d]))
+/// Digits drawn unconditionally (as one block, no branches) before the lazy comparison
+/// continues digit by digit. Part of the stream contract: a word with at least one
+/// undecided bit in a lane consumes at least this many random words of that lane, so
+/// every kernel and the reference must use the same value.
+pub const BLOCK_DIGITS: usize = 10;
+
+/// Digit k of each bit's probability, as a word.
+pub trait DigitSource<W: Word> {
+    /// Mask of the bits whose probability has binary digit k (k = 0 is 2⁻¹) set.
+    fn digit(&self, k: usize) -> W;
 }
 
-/// The lazy comparison for bits partitioned into `N` classes.
-///
-/// `class_masks[j]` selects the bits of class j (classes must be disjoint) and
-/// `digits[k][j]` holds digit k of each bit's probability for class j. `pending` must be
-/// the union of the class masks. Returns the mask of accepted bits (a subset of
-/// `pending`). Lanes of a multi-lane word draw from their own streams and only while one
-/// of their bits is undecided.
-#[inline(always)]
-pub fn classes<W: Word, R: WordRng<W>, const N: usize>(
-    rng: &mut R,
-    class_masks: &[W; N],
-    mut pending: W,
-    digits: &[[W; N]; 64],
-) -> W {
-    let mut accepted = W::ZERO;
-    let mut k = 0;
-    while k < 64 && !pending.is_zero() {
-        let u = rng.next_word_masked(pending);
-        let dk = &digits[k];
+/// Bits partitioned into `N` classes; `digits[k][j]` holds digit k of class j per bit.
+#[derive(Debug)]
+pub struct ClassDigits<'a, W: Word, const N: usize> {
+    /// Disjoint class masks.
+    pub masks: [W; N],
+    /// Digit masks per class.
+    pub digits: &'a [[W; N]; 64],
+}
+
+impl<W: Word, const N: usize> DigitSource<W> for ClassDigits<'_, W, N> {
+    #[inline(always)]
+    fn digit(&self, k: usize) -> W {
+        let dk = &self.digits[k];
         let mut c = W::ZERO;
         for j in 0..N {
-            c |= class_masks[j] & dk[j];
+            c |= self.masks[j] & dk[j];
         }
+        c
+    }
+}
+
+/// At most 3 classes with one probability each (the same for every bit): digit k is the
+/// union of the classes whose probability has digit k set, looked up in a table of the
+/// 8 unions built once per word.
+#[derive(Debug)]
+pub struct UnionDigits<'a, W: Word> {
+    /// `unions[s]`: union of the class masks in subset `s` (bit j = class j).
+    pub unions: [W; 8],
+    /// `pattern[k]`: subset of classes whose probability has digit k set.
+    pub pattern: &'a [u8; 64],
+}
+
+impl<'a, W: Word> UnionDigits<'a, W> {
+    /// Build the union table from up to 3 class masks.
+    #[inline(always)]
+    pub fn new<const N: usize>(masks: &[W; N], pattern: &'a [u8; 64]) -> Self {
+        let m = |j: usize| if j < N { masks[j % N.max(1)] } else { W::ZERO };
+        let (a, b, c) = (m(0), m(1), m(2));
+        let ab = a | b;
+        UnionDigits {
+            unions: [W::ZERO, a, b, ab, c, a | c, b | c, ab | c],
+            pattern,
+        }
+    }
+}
+
+impl<W: Word> DigitSource<W> for UnionDigits<'_, W> {
+    #[inline(always)]
+    fn digit(&self, k: usize) -> W {
+        self.unions[(self.pattern[k] & 7) as usize]
+    }
+}
+
+/// The exact lazy comparison: returns the mask of `pending` bits whose private uniform
+/// falls below their probability (given digit by digit by `digits`).
+///
+/// If any bit is pending, [`BLOCK_DIGITS`] words are drawn at once (only in lanes with
+/// pending bits), then further words one at a time while some bit of the lane is still
+/// undecided (at most 64 digits in all). Lanes of a multi-lane word use their own streams,
+/// so a `u64x4` call equals four `u64` calls lane by lane.
+#[inline(always)]
+pub fn lazy<W: Word, R: WordRng<W>, D: DigitSource<W>>(
+    rng: &mut R,
+    digits: &D,
+    mut pending: W,
+) -> W {
+    if pending.is_zero() {
+        return W::ZERO;
+    }
+    let mut accepted = W::ZERO;
+    let block = rng.next_block::<BLOCK_DIGITS>(pending);
+    for (k, &u) in block.iter().enumerate() {
+        let c = digits.digit(k);
         // Decided at this digit: u_k = 0, p_k = 1 → u < p (accept); u_k = 1, p_k = 0 →
         // u > p (reject). Equal digits stay pending.
+        accepted |= pending & c & !u;
+        pending &= !(u ^ c);
+    }
+    let mut k = BLOCK_DIGITS;
+    while k < 64 && !pending.is_zero() {
+        let u = rng.next_word_masked(pending);
+        let c = digits.digit(k);
         accepted |= pending & c & !u;
         pending &= !(u ^ c);
         k += 1;
     }
     accepted
+}
+
+/// One Bernoulli mask: each bit b set independently with probability p(b), where the
+/// digit masks come from [`digit_masks`].
+#[inline]
+pub fn mask<W: Word, R: WordRng<W>>(rng: &mut R, digits: &DigitMasks<W>) -> W {
+    let d = digits.map(|d| [d]);
+    lazy(
+        rng,
+        &ClassDigits {
+            masks: [W::ONES],
+            digits: &d,
+        },
+        W::ONES,
+    )
 }
 
 #[cfg(test)]
@@ -141,6 +218,17 @@ mod tests {
             let u = <_ as WordRng<u64>>::next_word(&mut b);
             assert_eq!(m, !u);
         }
+        // The digit stream: BLOCK_DIGITS words at least, then one per extra digit.
+        let d = digit_masks::<u64>(|_| 1 << 62);
+        let mut a = stream(2, 0, 0);
+        let mut b = a.clone();
+        mask(&mut a, &d);
+        let mut words = 0;
+        while b != a {
+            <_ as WordRng<u64>>::next_word(&mut b);
+            words += 1;
+        }
+        assert!(words >= BLOCK_DIGITS);
     }
 
     /// Binomial z-test of every bit's frequency against its own p.

@@ -31,6 +31,9 @@ pub trait WordRng<W: Word> {
     /// A fresh random word where only lanes with a non-zero `pending` lane advance their
     /// stream; the other lanes of the result are unspecified and must be ignored.
     fn next_word_masked(&mut self, pending: W) -> W;
+    /// `D` fresh words, advancing only the lanes whose `active` lane is non-zero (the
+    /// other lanes of the results are unspecified).
+    fn next_block<const D: usize>(&mut self, active: W) -> [W; D];
 }
 
 impl WordRng<u64> for Xoshiro256PlusPlus {
@@ -43,6 +46,11 @@ impl WordRng<u64> for Xoshiro256PlusPlus {
         // Callers only ask for a digit while the (single) lane is pending.
         self.next_u64()
     }
+    #[inline(always)]
+    fn next_block<const D: usize>(&mut self, _active: u64) -> [u64; D] {
+        // Callers only ask for a block when the (single) lane is active.
+        core::array::from_fn(|_| self.next_u64())
+    }
 }
 
 impl WordRng<u64x4> for X4 {
@@ -53,6 +61,10 @@ impl WordRng<u64x4> for X4 {
     #[inline(always)]
     fn next_word_masked(&mut self, pending: u64x4) -> u64x4 {
         self.next_masked(pending)
+    }
+    #[inline(always)]
+    fn next_block<const D: usize>(&mut self, active: u64x4) -> [u64x4; D] {
+        self.next_block_masked(active)
     }
 }
 
