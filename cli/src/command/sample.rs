@@ -320,9 +320,6 @@ pub fn run(args: &SampleArgs) -> Result<Vec<Value>> {
         .num_threads(threads)
         .build()
         .context("could not start the worker threads")?;
-    if provenance::avx2_unused() {
-        eprintln!("{}", provenance::AVX2_WARNING);
-    }
     let mut summaries = Vec::new();
     let mut checkpoints_written = 0u32;
     for tg in &pending {
@@ -381,11 +378,13 @@ fn run_one(
     }
     let total_sweeps = plan.sweeps(spec) * plan.jobs as u64;
     let progress = Progress::new(total_sweeps, &format!("T={} ", spec.temperature));
-    // Rounds of roughly 2^22 site updates per job: frequent enough for progress and
+    // Rounds of at most 2^22 site updates and 1/50 of the run per job: frequent enough for progress and
     // checkpoints, coarse enough that scheduling costs nothing. Round length never
     // changes the samples.
     let sites = sample_bytes(spec.dim, spec.size) as u64 * 8;
-    let round = ((1u64 << 22) / sites.max(1)).max(1);
+    let round = ((1u64 << 22) / sites.max(1))
+        .min(plan.sweeps(spec).div_ceil(50))
+        .max(1);
     let mut last_ck = Instant::now();
     loop {
         progress.set(jobs.iter().map(|j| j.sweeps_done).sum());
