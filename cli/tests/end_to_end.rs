@@ -40,23 +40,37 @@ impl Drop for TempDir {
 }
 
 fn rsmi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsmi")).args(args).output().expect("run rsmi")
+    Command::new(env!("CARGO_BIN_EXE_rsmi"))
+        .args(args)
+        .output()
+        .expect("run rsmi")
 }
 
 fn sample(out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["sample", "ising2d", "--size", "8", "--temperature", "2.269185314213022", "--samples", "300", "--seed", "5", "--out"];
     let o = out.to_str().unwrap().to_string();
-    let mut v: Vec<&str> = args.drain(..).collect();
+    let mut v = vec![
+        "sample",
+        "ising2d",
+        "--size",
+        "8",
+        "--temperature",
+        "2.269185314213022",
+        "--samples",
+        "300",
+        "--seed",
+        "5",
+        "--out",
+    ];
     v.push(&o);
     v.extend_from_slice(extra);
     rsmi(&v)
 }
 
-/// Data arrays and meta without the `run` section (timing, threads).
-fn content(f: &SampleFile) -> (Vec<u8>, Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>, serde_json::Value) {
-    let mut meta = f.meta.clone();
-    meta.as_object_mut().unwrap().remove("run");
-    (f.spins.clone(), f.energy.clone(), f.magnetization.clone(), f.chain.clone(), f.sweep.clone(), meta)
+/// The file without the `run` section of its meta (timing, threads).
+fn content(f: &SampleFile) -> SampleFile {
+    let mut g = f.clone();
+    g.meta.as_object_mut().unwrap().remove("run");
+    g
 }
 
 fn stderr(o: &Output) -> String {
@@ -89,7 +103,12 @@ fn writes_an_npz_that_round_trips() {
     assert_eq!(meta["model"], "ising2d");
     assert_eq!(meta["config"]["seed"], 5);
     assert_eq!(meta["config"]["layout"], "replica");
-    assert!(meta["config"]["stream_scheme"].as_str().unwrap().contains("jump_ce"));
+    assert!(
+        meta["config"]["stream_scheme"]
+            .as_str()
+            .unwrap()
+            .contains("jump_ce")
+    );
     assert!(meta["build"]["simd"].is_string());
     assert!(meta["build"]["version"].is_string());
     assert!(meta["observables"]["e"]["tau_int"].is_number());
@@ -98,7 +117,10 @@ fn writes_an_npz_that_round_trips() {
     assert_eq!(summary["samples"], 300);
     for key in ["e", "abs_m", "m2", "m4", "binder"] {
         for field in ["mean", "err", "tau_int"] {
-            assert!(summary["observables"][key][field].is_number(), "{key}.{field}");
+            assert!(
+                summary["observables"][key][field].is_number(),
+                "{key}.{field}"
+            );
         }
     }
     // Nothing else left in the directory (no temporary files).
@@ -109,7 +131,18 @@ fn writes_an_npz_that_round_trips() {
 fn one_dimensional_files_have_the_1d_shape() {
     let d = TempDir::new("oned");
     let out = d.join("r.npz");
-    let o = rsmi(&["sample", "ising1d", "--size", "13", "--temperature", "1", "--samples", "20", "--out", out.to_str().unwrap()]);
+    let o = rsmi(&[
+        "sample",
+        "ising1d",
+        "--size",
+        "13",
+        "--temperature",
+        "1",
+        "--samples",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let f = read_npz(&out).unwrap();
     assert_eq!((f.dims, f.size, f.spins.len()), (1, 13, 20 * 2));
@@ -119,9 +152,24 @@ fn one_dimensional_files_have_the_1d_shape() {
 fn several_temperatures_give_predictable_names() {
     let d = TempDir::new("names");
     let out = d.join("run.npz");
-    let o = rsmi(&["sample", "ising2d", "--size", "4", "--temperature", "2,2.5", "--samples", "10", "--out", out.to_str().unwrap(), "--json"]);
+    let o = rsmi(&[
+        "sample",
+        "ising2d",
+        "--size",
+        "4",
+        "--temperature",
+        "2,2.5",
+        "--samples",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(d.files(), vec!["run_T2.5.npz".to_string(), "run_T2.npz".to_string()]);
+    assert_eq!(
+        d.files(),
+        vec!["run_T2.5.npz".to_string(), "run_T2.npz".to_string()]
+    );
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
 }
 
@@ -130,7 +178,26 @@ fn thread_count_does_not_change_results() {
     let d = TempDir::new("threads");
     let (a, b) = (d.join("a.npz"), d.join("b.npz"));
     for (out, t) in [(&a, "1"), (&b, "2")] {
-        let o = rsmi(&["sample", "ising2d", "--size", "128", "--temperature", "3", "--samples", "40", "--burn-in", "20", "--thin", "3", "--algorithm", "metropolis", "--threads", t, "--out", out.to_str().unwrap()]);
+        let o = rsmi(&[
+            "sample",
+            "ising2d",
+            "--size",
+            "128",
+            "--temperature",
+            "3",
+            "--samples",
+            "40",
+            "--burn-in",
+            "20",
+            "--thin",
+            "3",
+            "--algorithm",
+            "metropolis",
+            "--threads",
+            t,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let (fa, fb) = (read_npz(&a).unwrap(), read_npz(&b).unwrap());
@@ -140,10 +207,28 @@ fn thread_count_does_not_change_results() {
     // Wolff as well.
     let (c, e) = (d.join("c.npz"), d.join("e.npz"));
     for (out, t) in [(&c, "1"), (&e, "2")] {
-        let o = rsmi(&["sample", "ising2d", "--size", "12", "--temperature", "2.3", "--samples", "50", "--algorithm", "wolff", "--threads", t, "--out", out.to_str().unwrap()]);
+        let o = rsmi(&[
+            "sample",
+            "ising2d",
+            "--size",
+            "12",
+            "--temperature",
+            "2.3",
+            "--samples",
+            "50",
+            "--algorithm",
+            "wolff",
+            "--threads",
+            t,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    assert_eq!(content(&read_npz(&c).unwrap()), content(&read_npz(&e).unwrap()));
+    assert_eq!(
+        content(&read_npz(&c).unwrap()),
+        content(&read_npz(&e).unwrap())
+    );
 }
 
 #[test]
@@ -151,7 +236,24 @@ fn resume_from_checkpoint_gives_the_same_file() {
     for algo in ["metropolis", "wolff"] {
         let d = TempDir::new("resume");
         let (full, part, ck) = (d.join("full.npz"), d.join("part.npz"), d.join("run.ckpt"));
-        let base = ["sample", "ising2d", "--size", "16", "--temperature", "2.4", "--samples", "600", "--burn-in", "50", "--thin", "2", "--algorithm", algo, "--seed", "9"];
+        let base = [
+            "sample",
+            "ising2d",
+            "--size",
+            "16",
+            "--temperature",
+            "2.4",
+            "--samples",
+            "600",
+            "--burn-in",
+            "50",
+            "--thin",
+            "2",
+            "--algorithm",
+            algo,
+            "--seed",
+            "9",
+        ];
         let run = |out: &Path, extra: &[&str]| {
             let mut v: Vec<&str> = base.to_vec();
             v.extend_from_slice(&["--out", out.to_str().unwrap()]);
@@ -161,9 +263,22 @@ fn resume_from_checkpoint_gives_the_same_file() {
         let o = run(&full, &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         let ckp = ck.to_str().unwrap();
-        let o = run(&part, &["--checkpoint", ckp, "--checkpoint-interval", "0", "--exit-after-checkpoints", "2"]);
+        let o = run(
+            &part,
+            &[
+                "--checkpoint",
+                ckp,
+                "--checkpoint-interval",
+                "0",
+                "--exit-after-checkpoints",
+                "2",
+            ],
+        );
         assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-        assert!(ck.exists() && !part.exists(), "stopped run must leave a checkpoint and no output");
+        assert!(
+            ck.exists() && !part.exists(),
+            "stopped run must leave a checkpoint and no output"
+        );
         let o = run(&part, &["--checkpoint", ckp, "--resume"]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(!ck.exists(), "finished run removes its checkpoint");
@@ -177,9 +292,32 @@ fn resume_from_checkpoint_gives_the_same_file() {
 fn a_checkpoint_from_another_run_is_refused() {
     let d = TempDir::new("ckmismatch");
     let (out, ck) = (d.join("o.npz"), d.join("c.ckpt"));
-    let o = sample(&out, &["--checkpoint", ck.to_str().unwrap(), "--checkpoint-interval", "0", "--exit-after-checkpoints", "1", "--burn-in", "3000"]);
+    let o = sample(
+        &out,
+        &[
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--checkpoint-interval",
+            "0",
+            "--exit-after-checkpoints",
+            "1",
+            "--burn-in",
+            "3000",
+        ],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    let o = sample(&out, &["--checkpoint", ck.to_str().unwrap(), "--resume", "--burn-in", "3000", "--thin", "7"]);
+    let o = sample(
+        &out,
+        &[
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--resume",
+            "--burn-in",
+            "3000",
+            "--thin",
+            "7",
+        ],
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("different run"), "{}", stderr(&o));
     assert!(!out.exists());
@@ -205,20 +343,94 @@ fn refused(args: &[&str], needle: &str) {
 #[test]
 fn bad_input_is_refused_clearly() {
     let s = ["sample", "ising2d", "--samples", "10", "--temperature", "2"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> { s.iter().copied().chain(extra.iter().copied()).collect() };
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        s.iter().copied().chain(extra.iter().copied()).collect()
+    };
     refused(&with(&["--size", "0"]), "--size must be at least 2");
     refused(&with(&["--size", "1"]), "--size must be at least 2");
-    refused(&with(&["--size", "100", "--layout", "strip"]), "multiple of 64");
-    refused(&with(&["--size", "64", "--layout", "strip"]), "at least 128");
-    refused(&["sample", "ising2d", "--size", "8", "--samples", "10", "--temperature", "0"], "greater than zero");
-    refused(&["sample", "ising2d", "--size", "8", "--samples", "10", "--temperature", "-1"], "greater than zero");
-    refused(&["sample", "ising2d", "--size", "8", "--samples", "10", "--temperature", "NaN"], "greater than zero");
-    refused(&["sample", "ising2d", "--size", "8", "--samples", "0", "--temperature", "2"], "--samples must be at least 1");
-    refused(&["sample", "ising3d", "--size", "8", "--samples", "1", "--temperature", "2"], "ising3d");
+    refused(
+        &with(&["--size", "100", "--layout", "strip"]),
+        "multiple of 64",
+    );
+    refused(
+        &with(&["--size", "64", "--layout", "strip"]),
+        "at least 128",
+    );
+    refused(
+        &[
+            "sample",
+            "ising2d",
+            "--size",
+            "8",
+            "--samples",
+            "10",
+            "--temperature",
+            "0",
+        ],
+        "greater than zero",
+    );
+    refused(
+        &[
+            "sample",
+            "ising2d",
+            "--size",
+            "8",
+            "--samples",
+            "10",
+            "--temperature",
+            "-1",
+        ],
+        "greater than zero",
+    );
+    refused(
+        &[
+            "sample",
+            "ising2d",
+            "--size",
+            "8",
+            "--samples",
+            "10",
+            "--temperature",
+            "NaN",
+        ],
+        "greater than zero",
+    );
+    refused(
+        &[
+            "sample",
+            "ising2d",
+            "--size",
+            "8",
+            "--samples",
+            "0",
+            "--temperature",
+            "2",
+        ],
+        "--samples must be at least 1",
+    );
+    refused(
+        &[
+            "sample",
+            "ising3d",
+            "--size",
+            "8",
+            "--samples",
+            "1",
+            "--temperature",
+            "2",
+        ],
+        "ising3d",
+    );
     refused(&with(&["--size", "8", "--field", "inf"]), "--field");
     refused(&with(&["--size", "8", "--thin", "0"]), "--thin");
-    refused(&with(&["--size", "8", "--algorithm", "wolff", "--layout", "strip"]), "--layout");
-    refused(&with(&["--size", "8", "--out", "/nonexistent-dir/x.npz"]), "nonexistent-dir");
+    refused(
+        &with(&["--size", "8", "--algorithm", "wolff", "--layout", "strip"]),
+        "--layout",
+    );
+    refused(
+        &with(&["--size", "8", "--out", "/nonexistent-dir/x.npz"]),
+        "nonexistent-dir",
+    );
 }
 
 #[test]
@@ -238,7 +450,15 @@ fn existing_output_needs_force() {
 
 #[test]
 fn bench_reports_every_kernel() {
-    let o = rsmi(&["bench", "ising2d", "--size", "128", "--seconds", "0.05", "--json"]);
+    let o = rsmi(&[
+        "bench",
+        "ising2d",
+        "--size",
+        "128",
+        "--seconds",
+        "0.05",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let kernels: Vec<String> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -249,7 +469,17 @@ fn bench_reports_every_kernel() {
             v["kernel"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(kernels, ["scalar_reference", "replica_u64", "replica_u64x4", "strip_u64", "strip_u64x4", "wolff"]);
+    assert_eq!(
+        kernels,
+        [
+            "scalar_reference",
+            "replica_u64",
+            "replica_u64x4",
+            "strip_u64",
+            "strip_u64x4",
+            "wolff"
+        ]
+    );
     let o = rsmi(&["bench", "ising1d", "--size", "0"]);
     assert!(!o.status.success());
 }

@@ -17,6 +17,28 @@
 //! - [`ising`]: layouts (replica, strip), the Metropolis / heat-bath word kernels, Wolff
 //!   cluster updates, observables, export to NumPy's packed bits, and the reference
 //!   implementations.
+//!
+//! ```
+//! use rsmi_core::ising::{AcceptTable, Algorithm, Counts, Dim, Layout, Replica, T_C_2D};
+//! use rsmi_core::rng::stream_x4;
+//! use wide::u64x4;
+//!
+//! # fn main() -> Result<(), rsmi_core::Error> {
+//! let layout = Replica::new(Dim::Two, 16)?; // 256 replicas of a 16×16 torus
+//! let table = AcceptTable::<u64x4>::uniform(4, Algorithm::Metropolis, T_C_2D, 0.0)?;
+//! let mut lattice = [u64x4::ZERO; 256]; // one word per site
+//! let (mut flip, mut rng) = (u64x4::ZERO, stream_x4(42, 0, 0));
+//! for _ in 0..100 {
+//!     layout.sweep(&mut lattice, &table, &mut rng)?;
+//!     layout.global_flip(&mut flip, &table, &mut rng)?; // sector balance, free at h = 0
+//! }
+//! let mut counts = [Counts::default(); 256];
+//! layout.measure(&lattice, flip, &mut counts)?; // per-replica energy and M
+//! let e = counts[0].bond_energy(&layout.geometry()) as f64 / 256.0;
+//! assert!(e > -2.0 && e < -1.0);
+//! # Ok(())
+//! # }
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -74,12 +74,12 @@ pub fn sweep_packed<L: Layout>(
                 Prob::Fixed(threshold) => {
                     random_bits = true;
                     let mut decided = false;
-                    for k in 0..64 {
+                    for (k, digit) in digits.iter_mut().enumerate() {
                         if k == drawn {
-                            digits[k] = rng.next_u64();
+                            *digit = rng.next_u64();
                             drawn += 1;
                         }
-                        let u = (digits[k] >> bit) & 1;
+                        let u = (*digit >> bit) & 1;
                         let c = (threshold >> (63 - k)) & 1;
                         if u != c {
                             decided = u < c;

@@ -99,10 +99,9 @@ pub struct ClassDigits<'a, W: Word, const N: usize> {
 impl<W: Word, const N: usize> DigitSource<W> for ClassDigits<'_, W, N> {
     #[inline(always)]
     fn digit(&self, k: usize) -> W {
-        let dk = &self.digits[k];
         let mut c = W::ZERO;
-        for j in 0..N {
-            c |= self.masks[j] & dk[j];
+        for (&m, &d) in self.masks.iter().zip(&self.digits[k]) {
+            c |= m & d;
         }
         c
     }
