@@ -42,6 +42,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Index loops read best in the lane-by-lane comparisons of the tests.
+#![cfg_attr(test, allow(clippy::needless_range_loop))]
 
 pub mod error;
 pub mod ising;
