@@ -44,6 +44,7 @@ impl Method {
         match self {
             Method::Replica(a) | Method::Strip(a) => match a {
                 Algorithm::Metropolis => "metropolis",
+                Algorithm::MetropolisHalf => "metropolis-half",
                 Algorithm::HeatBath => "heat-bath",
             },
             Method::Wolff => "wolff",
@@ -253,10 +254,20 @@ impl<L: Layout + Send + Sync + std::fmt::Debug> Engine for LocalEngine<L> {
     }
 }
 
+/// Covering sweeps run when a Wolff engine is built, to fix its clusters per sweep.
+///
+/// A "sweep until the clusters cover N sites" ends at a time that depends on the cluster
+/// sizes, and measuring there is biased (see `Wolff::sweep`). So each engine first runs
+/// this many covering sweeps, then uses their mean number of clusters (rounded, ≥ 1) as a
+/// fixed number of cluster updates per sweep for burn-in and sampling.
+pub const WOLFF_CALIBRATION: u64 = 20;
+
 /// Wolff cluster updates on one lattice.
 #[derive(Debug)]
 pub struct WolffEngine {
     wolff: Wolff,
+    /// Cluster updates per sweep, fixed after calibration (see [`WOLFF_CALIBRATION`]).
+    clusters_per_sweep: u64,
     spins: Vec<u64>,
     stack: Vec<u32>,
     visited: Vec<u64>,
@@ -277,10 +288,19 @@ impl WolffEngine {
                 *last &= (1u64 << (n % 64)) - 1;
             }
         }
+        let mut stack = vec![0; wolff.stack_len()];
+        let mut visited = vec![0; wolff.words()];
+        let mut clusters = 0u64;
+        for _ in 0..WOLFF_CALIBRATION {
+            clusters += wolff.sweep(&mut spins, &mut stack, &mut visited, &mut rng)? as u64;
+        }
+        let clusters_per_sweep =
+            ((clusters as f64 / WOLFF_CALIBRATION as f64).round() as u64).max(1);
         Ok(WolffEngine {
-            stack: vec![0; wolff.stack_len()],
-            visited: vec![0; wolff.words()],
+            stack,
+            visited,
             wolff,
+            clusters_per_sweep,
             spins,
             rng,
         })
@@ -297,11 +317,12 @@ impl Engine for WolffEngine {
         1
     }
     fn sweep(&mut self) -> Result<()> {
-        self.wolff.sweep(
+        self.wolff.steps(
             &mut self.spins,
             &mut self.stack,
             &mut self.visited,
             &mut self.rng,
+            self.clusters_per_sweep as usize,
         )?;
         Ok(())
     }
@@ -318,15 +339,17 @@ impl Engine for WolffEngine {
     fn save(&self) -> Vec<u64> {
         let mut v = self.spins.clone();
         v.extend_from_slice(&rng_words(&self.rng));
+        v.push(self.clusters_per_sweep);
         v
     }
     fn restore(&mut self, words: &[u64]) -> Result<()> {
         let n = self.spins.len();
-        if words.len() != n + 4 {
+        if words.len() != n + 5 {
             bail!("checkpoint state has the wrong size for this lattice");
         }
         self.spins.copy_from_slice(&words[..n]);
-        self.rng = rng_from_words(&words[n..]);
+        self.rng = rng_from_words(&words[n..n + 4]);
+        self.clusters_per_sweep = words[n + 4].max(1);
         Ok(())
     }
 }

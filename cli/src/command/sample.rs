@@ -19,10 +19,14 @@ use std::time::Instant;
 /// Update algorithm requested on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AlgorithmArg {
-    /// Multi-spin Metropolis for small L, Wolff near T_c for large L (2D).
+    /// Multi-spin Metropolis (its trap-free ½ variant for L < 16), Wolff near T_c for
+    /// L ≥ 128 (2D, h = 0).
     Auto,
-    /// Multi-spin-coded Metropolis (ΔE = 0 moves accepted with probability ½).
+    /// Multi-spin-coded Metropolis.
     Metropolis,
+    /// Metropolis with ΔE = 0 moves accepted with probability ½: no deterministic cycles
+    /// on small lattices (auto uses it for L < 16), slower dynamics.
+    MetropolisHalf,
     /// Multi-spin-coded heat bath (Glauber).
     HeatBath,
     /// Wolff single-cluster updates.
@@ -81,7 +85,8 @@ pub struct SampleArgs {
     /// Sweeps before the first sample [default: 1000 for local updates, 100 for Wolff].
     #[arg(long)]
     pub burn_in: Option<u64>,
-    /// Sweeps between samples of one chain (a Wolff sweep = clusters covering N sites)
+    /// Sweeps between samples of one chain (a Wolff sweep = a fixed number of cluster
+    /// updates, the mean number that covers N sites, calibrated when the chain starts)
     /// [default: 10 for local updates, 2 for Wolff].
     #[arg(long)]
     pub thin: Option<u64>,
@@ -164,7 +169,17 @@ pub fn resolve_method(args: &SampleArgs, temperature: f64) -> Result<Method> {
         }
     };
     match args.algorithm {
-        AlgorithmArg::Metropolis => local(Algorithm::Metropolis),
+        AlgorithmArg::Metropolis => {
+            if args.size < ising::TRAP_FREE_BELOW {
+                eprintln!(
+                    "warning: sequential Metropolis has deterministic cycles on lattices smaller \
+                     than {} that can trap a chain for ever; consider metropolis-half or heat-bath",
+                    ising::TRAP_FREE_BELOW
+                );
+            }
+            local(Algorithm::Metropolis)
+        }
+        AlgorithmArg::MetropolisHalf => local(Algorithm::MetropolisHalf),
         AlgorithmArg::HeatBath => local(Algorithm::HeatBath),
         AlgorithmArg::Wolff => {
             if args.layout != LayoutArg::Auto {
@@ -176,11 +191,11 @@ pub fn resolve_method(args: &SampleArgs, temperature: f64) -> Result<Method> {
             LayoutArg::Auto => Ok(
                 match ising::choose(dim, args.size, temperature, args.field) {
                     Choice::Wolff => Method::Wolff,
-                    Choice::StripMetropolis => Method::Strip(Algorithm::Metropolis),
-                    Choice::ReplicaMetropolis => Method::Replica(Algorithm::Metropolis),
+                    Choice::StripMetropolis => Method::Strip(ising::local_rule(args.size)),
+                    Choice::ReplicaMetropolis => Method::Replica(ising::local_rule(args.size)),
                 },
             ),
-            _ => local(Algorithm::Metropolis),
+            _ => local(ising::local_rule(args.size)),
         },
     }
 }
@@ -437,6 +452,21 @@ fn run_one(
         }
     }
     let observables = analyse(spec, plan.measurements, &file.energy, &file.magnetization)?;
+    // Equilibration check: the burn-in should exceed many autocorrelation times.
+    let tau_sweeps = ["abs_m", "e"]
+        .iter()
+        .filter_map(|k| observables[k]["tau_int"].as_f64())
+        .fold(0.0f64, f64::max)
+        * spec.thin as f64;
+    if (spec.burn_in as f64) < 20.0 * tau_sweeps {
+        eprintln!(
+            "warning: T={}: the burn-in ({} sweeps) is shorter than 20 τ_int ≈ {:.0} sweeps \
+             measured in this run; the first samples may not be equilibrated (raise --burn-in)",
+            spec.temperature,
+            spec.burn_in,
+            20.0 * tau_sweeps
+        );
+    }
     let flips = (plan.sweeps(spec) * plan.jobs as u64) as f64
         * (plan.chains_per_job as f64)
         * (sample_bytes(spec.dim, spec.size) * 8) as f64;

@@ -33,7 +33,7 @@ pub(crate) fn bond_classes<W: Word, const Z: usize>(s: W, nb: &[W; Z]) -> [W; 5]
 /// `N` is the number of random classes; `F` selects class indexing by (a, spin); `U`
 /// selects the union-table digit source (uniform temperature, ≤ 3 classes, no field).
 /// Without a field the random classes are a = 0..N (they always are: Metropolis needs
-/// digits for ΔE ≥ 0, i.e. a ≤ z/2; heat bath for all a).
+/// digits for ΔE > 0, i.e. a < z/2, its ½ variant for a ≤ z/2; heat bath for all a).
 #[inline(always)]
 pub(crate) fn flip_mask<
     W: Word,

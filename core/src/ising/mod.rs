@@ -12,9 +12,10 @@
 //!
 //! Local updates ([`Algorithm::Metropolis`], [`Algorithm::HeatBath`]) share one word
 //! kernel: bonds are classified with bit-sliced adders and flips are accepted with exact
-//! per-bit Bernoulli masks ([`crate::rng::bernoulli`]). Metropolis accepts ΔE = 0 moves
-//! with probability ½ (not 1), which removes the deterministic-cycle trap of sequential
-//! Metropolis on small lattices (MONTE_CARLO.md §2.4) and keeps detailed balance.
+//! per-bit Bernoulli masks ([`crate::rng::bernoulli`]). [`Algorithm::MetropolisHalf`]
+//! accepts ΔE = 0 moves with probability ½ instead of 1, which removes the
+//! deterministic-cycle trap of sequential Metropolis on small lattices (MONTE_CARLO.md
+//! §2.4); [`choose`] picks it below [`TRAP_FREE_BELOW`].
 
 mod accept;
 mod auto;
@@ -28,7 +29,7 @@ mod strip;
 pub mod wolff;
 
 pub use accept::{AcceptTable, Algorithm, delta_e, flip_probability};
-pub use auto::{Choice, choose};
+pub use auto::{Choice, TRAP_FREE_BELOW, choose, local_rule};
 pub use export::{export_packed, import_packed, packed_row_bytes};
 pub use geometry::{Dim, Geometry};
 pub use replica::Replica;

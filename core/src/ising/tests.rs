@@ -17,7 +17,9 @@ fn random_lattice<W: Word>(words: usize, seed: u64, out: &mut [W]) {
 const CASES_2D: &[(Algorithm, f64, f64)] = &[
     (Algorithm::Metropolis, T_C_2D, 0.0),
     (Algorithm::Metropolis, 1.3, 0.0),
-    (Algorithm::Metropolis, 40.0, 0.0),
+    (Algorithm::MetropolisHalf, 40.0, 0.0),
+    (Algorithm::MetropolisHalf, T_C_2D, 0.0),
+    (Algorithm::MetropolisHalf, 1.7, -0.4),
     (Algorithm::HeatBath, 2.0, 0.0),
     (Algorithm::Metropolis, 2.5, 0.3),
     (Algorithm::Metropolis, 2.5, -1.7),
@@ -79,7 +81,11 @@ fn strip_1d_matches_reference() {
 fn per_replica_temperatures_match_reference() {
     let layout = Replica::new(Dim::Two, 4).unwrap();
     let temps: [f64; 64] = core::array::from_fn(|i| 0.5 + 0.1 * i as f64);
-    for (alg, h) in [(Algorithm::Metropolis, 0.0), (Algorithm::HeatBath, 0.2)] {
+    for (alg, h) in [
+        (Algorithm::Metropolis, 0.0),
+        (Algorithm::MetropolisHalf, 0.0),
+        (Algorithm::HeatBath, 0.2),
+    ] {
         let table = AcceptTable::<u64>::per_bit(4, alg, &temps, h).unwrap();
         let mut a = [0u64; 16];
         random_lattice(16, 3, &mut a);
