@@ -19,13 +19,13 @@ use std::time::Instant;
 /// Update algorithm requested on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AlgorithmArg {
-    /// Multi-spin Metropolis (its trap-free ½ variant for L < 16), Wolff near T_c for
-    /// L ≥ 128 (2D, h = 0).
+    /// Multi-spin Metropolis (its trap-free ½ variant for rings and L < 16), Wolff near
+    /// T_c for L ≥ 128 (2D, h = 0).
     Auto,
     /// Multi-spin-coded Metropolis.
     Metropolis,
     /// Metropolis with ΔE = 0 moves accepted with probability ½: no deterministic cycles
-    /// on small lattices (auto uses it for L < 16), slower dynamics.
+    /// (auto uses it for rings and for L < 16), slower dynamics.
     MetropolisHalf,
     /// Multi-spin-coded heat bath (Glauber).
     HeatBath,
@@ -170,10 +170,11 @@ pub fn resolve_method(args: &SampleArgs, temperature: f64) -> Result<Method> {
     };
     match args.algorithm {
         AlgorithmArg::Metropolis => {
-            if args.size < ising::TRAP_FREE_BELOW {
+            if ising::local_rule(dim, args.size) != Algorithm::Metropolis {
                 eprintln!(
-                    "warning: sequential Metropolis has deterministic cycles on lattices smaller \
-                     than {} that can trap a chain for ever; consider metropolis-half or heat-bath",
+                    "warning: sequential Metropolis with certain ΔE = 0 moves has deterministic \
+                     cycles on rings and on lattices smaller than {}, which bias the samples; \
+                     use metropolis-half or heat-bath (auto does)",
                     ising::TRAP_FREE_BELOW
                 );
             }
@@ -191,11 +192,11 @@ pub fn resolve_method(args: &SampleArgs, temperature: f64) -> Result<Method> {
             LayoutArg::Auto => Ok(
                 match ising::choose(dim, args.size, temperature, args.field) {
                     Choice::Wolff => Method::Wolff,
-                    Choice::StripMetropolis => Method::Strip(ising::local_rule(args.size)),
-                    Choice::ReplicaMetropolis => Method::Replica(ising::local_rule(args.size)),
+                    Choice::StripMetropolis => Method::Strip(ising::local_rule(dim, args.size)),
+                    Choice::ReplicaMetropolis => Method::Replica(ising::local_rule(dim, args.size)),
                 },
             ),
-            _ => local(ising::local_rule(args.size)),
+            _ => local(ising::local_rule(dim, args.size)),
         },
     }
 }

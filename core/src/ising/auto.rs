@@ -20,15 +20,20 @@ pub const WOLFF_MIN_L: usize = 128;
 /// Relative distance |T/T_c − 1| within which `auto` treats the 2D model as critical.
 pub const CRITICAL_WINDOW: f64 = 0.1;
 
-/// Lattices smaller than this use [`Algorithm::MetropolisHalf`] for `auto` local updates:
-/// sequential Metropolis has absorbing deterministic cycles there (MONTE_CARLO.md §2.4).
-/// Above it the trapped fraction of states is negligible and plain Metropolis
-/// decorrelates ≈ 2.6× faster at T_c.
+/// 2D lattices smaller than this use [`Algorithm::MetropolisHalf`] for `auto` local
+/// updates: sequential Metropolis has absorbing deterministic cycles there
+/// (MONTE_CARLO.md §2.4). Above it the trapped fraction of states is negligible and plain
+/// Metropolis decorrelates ≈ 2.6× faster at T_c (τ_int(|M|) ≈ 39 vs ≈ 100 sweeps, L = 32).
 pub const TRAP_FREE_BELOW: usize = 16;
 
-/// The local rule `auto` uses at linear size `l`.
-pub fn local_rule(l: usize) -> Algorithm {
-    if l < TRAP_FREE_BELOW {
+/// The local rule `auto` uses: [`Algorithm::MetropolisHalf`] for every ring and for 2D
+/// lattices below [`TRAP_FREE_BELOW`], plain [`Algorithm::Metropolis`] otherwise.
+///
+/// On a ring, ΔE = 0 moves (one unsatisfied bond of two) are the common ones, and with
+/// certain acceptance in a fixed sweep order domain walls ride along the sweep
+/// deterministically: measured ⟨e⟩ = −0.11 instead of −0.769 on a 16-site ring at T = 1.
+pub fn local_rule(dim: Dim, l: usize) -> Algorithm {
+    if dim == Dim::One || l < TRAP_FREE_BELOW {
         Algorithm::MetropolisHalf
     } else {
         Algorithm::Metropolis

@@ -15,7 +15,7 @@
 //! per-bit Bernoulli masks ([`crate::rng::bernoulli`]). [`Algorithm::MetropolisHalf`]
 //! accepts ΔE = 0 moves with probability ½ instead of 1, which removes the
 //! deterministic-cycle trap of sequential Metropolis on small lattices (MONTE_CARLO.md
-//! §2.4); [`choose`] picks it below [`TRAP_FREE_BELOW`].
+//! §2.4); [`local_rule`] picks it for rings and for 2D lattices below [`TRAP_FREE_BELOW`].
 
 mod accept;
 mod auto;
