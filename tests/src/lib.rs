@@ -60,51 +60,69 @@ pub fn random_lattice<W: Word>(words: usize, seed: u64, job: u64) -> Vec<W> {
         .collect()
 }
 
-/// Chain-major time series of per-site observables: entry `c·len + t` is measurement
-/// `t` of chain `c`.
+/// Chain-major time series of per-site observables: entry `c·len + t` is the mean of
+/// measurements `t·block .. (t+1)·block` of chain `c` (`block = 1` keeps every
+/// measurement; larger blocks only save memory: binning them is binning the raw series
+/// with bin sizes that are multiples of `block`).
 #[derive(Debug, Clone)]
 pub struct Series {
     /// Number of chains.
     pub chains: usize,
-    /// Measurements per chain.
+    /// Entries (blocks) per chain.
     pub len: usize,
+    /// Measurements per entry.
+    pub block: usize,
     /// Bond energy per site, −Σ s_i s_j / N.
     pub e: Vec<f64>,
     /// Magnetisation per site, Σ s_i / N.
     pub m: Vec<f64>,
+    /// |m|.
+    pub abs_m: Vec<f64>,
+    /// m².
+    pub m2: Vec<f64>,
+    /// m⁴.
+    pub m4: Vec<f64>,
 }
 
 impl Series {
-    /// Empty series for `chains` chains of `len` measurements.
-    pub fn new(chains: usize, len: usize) -> Self {
+    /// Empty series for `chains` chains of `meas` measurements in blocks of `block`.
+    pub fn new(chains: usize, meas: usize, block: usize) -> Self {
+        assert!(
+            block >= 1 && meas % block == 0,
+            "{meas} measurements in blocks of {block}"
+        );
+        let len = meas / block;
         Series {
             chains,
             len,
+            block,
             e: vec![0.0; chains * len],
             m: vec![0.0; chains * len],
+            abs_m: vec![0.0; chains * len],
+            m2: vec![0.0; chains * len],
+            m4: vec![0.0; chains * len],
         }
+    }
+
+    /// Store measurement `t` of chain `c`.
+    pub fn record_one(&mut self, c: usize, t: usize, k: &Counts, g: &Geometry) {
+        let n = g.sites() as f64;
+        let w = 1.0 / self.block as f64;
+        let i = c * self.len + t / self.block;
+        let e = k.bond_energy(g) as f64 / n;
+        let m = k.magnetization(g) as f64 / n;
+        self.e[i] += w * e;
+        self.m[i] += w * m;
+        self.abs_m[i] += w * m.abs();
+        self.m2[i] += w * m * m;
+        self.m4[i] += w * (m * m) * (m * m);
     }
 
     /// Store measurement `t` of every chain.
     pub fn record(&mut self, t: usize, counts: &[Counts], g: &Geometry) {
-        let n = g.sites() as f64;
         for (c, k) in counts.iter().enumerate() {
-            self.e[c * self.len + t] = k.bond_energy(g) as f64 / n;
-            self.m[c * self.len + t] = k.magnetization(g) as f64 / n;
+            self.record_one(c, t, k, g);
         }
-    }
-
-    /// |m| series.
-    pub fn abs_m(&self) -> Vec<f64> {
-        self.m.iter().map(|m| m.abs()).collect()
-    }
-    /// m² series.
-    pub fn m2(&self) -> Vec<f64> {
-        self.m.iter().map(|m| m * m).collect()
-    }
-    /// m⁴ series.
-    pub fn m4(&self) -> Vec<f64> {
-        self.m.iter().map(|m| (m * m) * (m * m)).collect()
     }
 
     /// The sub-series of the listed chains.
@@ -118,8 +136,12 @@ impl Series {
         Series {
             chains: chains.len(),
             len: self.len,
+            block: self.block,
             e: pick(&self.e),
             m: pick(&self.m),
+            abs_m: pick(&self.abs_m),
+            m2: pick(&self.m2),
+            m4: pick(&self.m4),
         }
     }
 }
@@ -135,6 +157,8 @@ pub struct Schedule {
     pub meas: usize,
     /// Sweeps per measurement.
     pub thin: usize,
+    /// Measurements averaged per stored entry (see [`Series`]).
+    pub block: usize,
     /// Random global flips after every sweep (h = 0 only).
     pub global_flip: bool,
 }
@@ -152,8 +176,8 @@ pub fn run_local<L: Layout, W: Word, R: WordRng<W>>(
     let g = layout.geometry();
     let chains = layout.chains::<W>();
     let mut counts = vec![Counts::default(); chains];
-    let mut series = Series::new(chains, s.meas);
-    let mut step = |lattice: &mut [W], flip: &mut W, rng: &mut R| {
+    let mut series = Series::new(chains, s.meas, s.block);
+    let step = |lattice: &mut [W], flip: &mut W, rng: &mut R| {
         layout.sweep(lattice, table, rng).unwrap();
         if s.global_flip {
             layout.global_flip(flip, table, rng).unwrap();
@@ -186,9 +210,16 @@ pub fn run_random_start<L: Layout, W: Stream>(
     run_local(layout, &mut lattice, &mut flip, table, &mut rng, s)
 }
 
-/// `chains` independent Wolff chains (chain c uses `stream(seed, job, c)`), each from
-/// a random start, `therm` Wolff sweeps discarded, then `meas` measurements one Wolff
-/// sweep apart (a Wolff sweep flips clusters until N sites have been flipped).
+/// `chains` independent Wolff chains at h = 0 (chain c uses `stream(seed, job, c)`),
+/// each from a random start: `therm` Wolff sweeps discarded ([`Wolff::sweep`]: cluster
+/// updates until N sites were flipped; from a random start single clusters are tiny),
+/// then `meas` measurements `steps` cluster updates apart.
+///
+/// A fixed number of cluster updates per measurement, on purpose: measuring after each
+/// [`Wolff::sweep`] (clusters until their sizes add up to N) is a state-dependent
+/// stopping rule, and biases the measured states towards large clusters, i.e. order
+/// (20σ at L = 16 … 64, T_c; see the `Wolff::sweep` docs).
+#[allow(clippy::too_many_arguments)]
 pub fn run_wolff(
     dim: Dim,
     l: usize,
@@ -198,26 +229,22 @@ pub fn run_wolff(
     job: u64,
     therm: usize,
     meas: usize,
+    steps: usize,
 ) -> Series {
     let w = Wolff::new(dim, l, temperature, 0.0).unwrap();
     let g = w.geometry();
-    let mut series = Series::new(chains, meas);
+    let mut series = Series::new(chains, meas, 1);
     let mut stack = vec![0u32; w.stack_len()];
     let mut visited = vec![0u64; w.words()];
     for c in 0..chains {
-        let mut spins = random_lattice::<u64>(w.words(), seed, job * 1000 + c as u64);
-        // Clear the padding bits of the last word (sites ≥ N do not exist).
-        let n = g.sites();
-        if n % 64 != 0 {
-            *spins.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
-        }
+        let mut spins = wolff_start(&w, seed, job * 1000 + c as u64);
         let mut rng = stream(seed, job, c as u64);
         for _ in 0..therm {
             w.sweep(&mut spins, &mut stack, &mut visited, &mut rng)
                 .unwrap();
         }
         for t in 0..meas {
-            w.sweep(&mut spins, &mut stack, &mut visited, &mut rng)
+            w.steps(&mut spins, &mut stack, &mut visited, &mut rng, steps)
                 .unwrap();
             series.record_one(c, t, &w.measure(&spins).unwrap(), &g);
         }
@@ -225,13 +252,14 @@ pub fn run_wolff(
     series
 }
 
-impl Series {
-    /// Store measurement `t` of chain `c`.
-    pub fn record_one(&mut self, c: usize, t: usize, k: &Counts, g: &Geometry) {
-        let n = g.sites() as f64;
-        self.e[c * self.len + t] = k.bond_energy(g) as f64 / n;
-        self.m[c * self.len + t] = k.magnetization(g) as f64 / n;
+/// A random start for a Wolff lattice (padding bits beyond N cleared).
+fn wolff_start(w: &Wolff, seed: u64, job: u64) -> Vec<u64> {
+    let mut spins = random_lattice::<u64>(w.words(), seed, job);
+    let n = w.geometry().sites();
+    if n % 64 != 0 {
+        *spins.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
     }
+    spins
 }
 
 /// Physical configurations (stored XOR pending flip) of every chain as bitsets over
@@ -270,10 +298,9 @@ pub fn mean_err(what: &str, data: &[f64], chains: usize) -> stats::Estimate {
 /// Binder cumulant U = 1 − ⟨m⁴⟩/(3⟨m²⟩²) with its jackknife error, bins as for the
 /// binning error of m² and m⁴ (the larger of the two bin sizes).
 pub fn binder(what: &str, s: &Series) -> (f64, f64) {
-    let (m2, m4) = (s.m2(), s.m4());
-    let b2 = mean_err(what, &m2, s.chains).bin_size;
-    let b4 = mean_err(what, &m4, s.chains).bin_size;
-    stats::jackknife(&[&m2, &m4], s.chains, b2.max(b4), stats::binder).unwrap()
+    let b2 = mean_err(what, &s.m2, s.chains).bin_size;
+    let b4 = mean_err(what, &s.m4, s.chains).bin_size;
+    stats::jackknife(&[&s.m2, &s.m4], s.chains, b2.max(b4), stats::binder).unwrap()
 }
 
 /// Assert |value − exact| ≤ 4σ, and σ ≤ `max_err` (so that the comparison has power).
@@ -427,4 +454,46 @@ pub mod exact {
         out.sort_by_key(|&(e, _)| e);
         out
     }
+}
+
+/// Equilibrated configurations from Wolff at h = 0 (chain c: `stream(seed, job, c)`,
+/// `sweeps` Wolff sweeps from a random start), as bitsets over sites.
+pub fn wolff_configurations(
+    l: usize,
+    temperature: f64,
+    chains: usize,
+    seed: u64,
+    job: u64,
+    sweeps: usize,
+) -> Vec<Vec<u64>> {
+    let w = Wolff::new(Dim::Two, l, temperature, 0.0).unwrap();
+    let mut stack = vec![0u32; w.stack_len()];
+    let mut visited = vec![0u64; w.words()];
+    (0..chains)
+        .map(|c| {
+            let mut spins = wolff_start(&w, seed, job * 1000 + c as u64);
+            let mut rng = stream(seed, job, c as u64);
+            for _ in 0..sweeps {
+                w.sweep(&mut spins, &mut stack, &mut visited, &mut rng)
+                    .unwrap();
+            }
+            spins
+        })
+        .collect()
+}
+
+/// A lattice buffer of `layout` holding the given per-chain configurations (bitsets
+/// over sites, as from [`configurations`]).
+pub fn lattice_from<L: Layout, W: Word>(layout: &L, configs: &[Vec<u64>]) -> Vec<W> {
+    assert_eq!(configs.len(), layout.chains::<W>());
+    let mut lanes = vec![[0u64; 4]; layout.words()];
+    for (c, conf) in configs.iter().enumerate() {
+        for i in 0..layout.geometry().sites() {
+            if (conf[i / 64] >> (i % 64)) & 1 == 1 {
+                let (w, b) = layout.locate::<W>(c, i);
+                lanes[w][b / 64] |= 1 << (b % 64);
+            }
+        }
+    }
+    lanes.iter().map(|l| W::from_fn(|i| l[i])).collect()
 }
