@@ -453,19 +453,19 @@ fn run_one(
         }
     }
     let observables = analyse(spec, plan.measurements, &file.energy, &file.magnetization)?;
-    // Equilibration check: the burn-in should exceed many autocorrelation times.
+    // Equilibration check: the burn-in should exceed many (10) autocorrelation times.
     let tau_sweeps = ["abs_m", "e"]
         .iter()
         .filter_map(|k| observables[k]["tau_int"].as_f64())
         .fold(0.0f64, f64::max)
         * spec.thin as f64;
-    if (spec.burn_in as f64) < 20.0 * tau_sweeps {
+    if (spec.burn_in as f64) < 10.0 * tau_sweeps {
         eprintln!(
-            "warning: T={}: the burn-in ({} sweeps) is shorter than 20 τ_int ≈ {:.0} sweeps \
+            "warning: T={}: the burn-in ({} sweeps) is shorter than 10 τ_int ≈ {:.0} sweeps \
              measured in this run; the first samples may not be equilibrated (raise --burn-in)",
             spec.temperature,
             spec.burn_in,
-            20.0 * tau_sweeps
+            10.0 * tau_sweeps
         );
     }
     let flips = (plan.sweeps(spec) * plan.jobs as u64) as f64
