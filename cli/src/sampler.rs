@@ -258,9 +258,12 @@ impl<L: Layout + Send + Sync + std::fmt::Debug> Engine for LocalEngine<L> {
 ///
 /// A "sweep until the clusters cover N sites" ends at a time that depends on the cluster
 /// sizes, and measuring there is biased (see `Wolff::sweep`). So each engine first runs
-/// this many covering sweeps, then uses their mean number of clusters (rounded, ≥ 1) as a
-/// fixed number of cluster updates per sweep for burn-in and sampling.
+/// [`WOLFF_WARMUP`] covering sweeps (from a random start clusters are tiny at first), then
+/// this many more, and uses their mean number of clusters (rounded, ≥ 1) as a fixed number
+/// of cluster updates per sweep for burn-in and sampling.
 pub const WOLFF_CALIBRATION: u64 = 20;
+/// Covering sweeps before the calibration (Wolff equilibrates in a few sweeps).
+pub const WOLFF_WARMUP: u64 = 20;
 
 /// Wolff cluster updates on one lattice.
 #[derive(Debug)]
@@ -290,6 +293,9 @@ impl WolffEngine {
         }
         let mut stack = vec![0; wolff.stack_len()];
         let mut visited = vec![0; wolff.words()];
+        for _ in 0..WOLFF_WARMUP {
+            wolff.sweep(&mut spins, &mut stack, &mut visited, &mut rng)?;
+        }
         let mut clusters = 0u64;
         for _ in 0..WOLFF_CALIBRATION {
             clusters += wolff.sweep(&mut spins, &mut stack, &mut visited, &mut rng)? as u64;
