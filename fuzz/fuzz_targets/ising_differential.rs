@@ -101,11 +101,28 @@ enum Case {
     Wolff(WolffCase),
 }
 
+/// True with probability 1/d, and false once the input is used up (plain
+/// `Unstructured::ratio` returns true on an empty input, which would send every short input
+/// down the rare, expensive branches).
+fn rare(u: &mut Unstructured<'_>, d: u8) -> arbitrary::Result<bool> {
+    Ok(!u.ratio(d - 1, d)?)
+}
+
 /// A finite positive temperature: usually log-uniform in [0.05, 50], sometimes a
 /// special value (T_c, the ends of the range, and extremes far outside it).
 fn temperature(u: &mut Unstructured<'_>) -> arbitrary::Result<f64> {
-    const SPECIAL: [f64; 9] = [T_C_2D, 0.05, 50.0, 1.0, 2.0, 0.1, 1e-300, 1e300, f64::MIN_POSITIVE];
-    Ok(if u.ratio(1u8, 8u8)? {
+    const SPECIAL: [f64; 9] = [
+        T_C_2D,
+        0.05,
+        50.0,
+        1.0,
+        2.0,
+        0.1,
+        1e-300,
+        1e300,
+        f64::MIN_POSITIVE,
+    ];
+    Ok(if rare(u, 8)? {
         SPECIAL[u.choose_index(SPECIAL.len())?]
     } else {
         let x = u.arbitrary::<u16>()? as f64 / u16::MAX as f64;
@@ -116,7 +133,9 @@ fn temperature(u: &mut Unstructured<'_>) -> arbitrary::Result<f64> {
 /// The field: often 0, sometimes in [−3, 3], sometimes a value that makes ΔE exactly 0
 /// for some class (±1, ±2) or an extreme.
 fn field(u: &mut Unstructured<'_>) -> arbitrary::Result<f64> {
-    const SPECIAL: [f64; 12] = [1.0, -1.0, 2.0, -2.0, 0.5, -1.5, 3.0, -3.0, 1e-300, -1e-300, 1e300, -1e300];
+    const SPECIAL: [f64; 12] = [
+        1.0, -1.0, 2.0, -2.0, 0.5, -1.5, 3.0, -3.0, 1e-300, -1e-300, 1e300, -1e300,
+    ];
     Ok(match u.int_in_range(0u8..=7)? {
         0..=3 => 0.0,
         4 => SPECIAL[u.choose_index(SPECIAL.len())?],
@@ -125,7 +144,11 @@ fn field(u: &mut Unstructured<'_>) -> arbitrary::Result<f64> {
 }
 
 fn algorithm(u: &mut Unstructured<'_>) -> arbitrary::Result<Algorithm> {
-    Ok(if u.arbitrary::<bool>()? { Algorithm::HeatBath } else { Algorithm::Metropolis })
+    Ok(if u.arbitrary::<bool>()? {
+        Algorithm::HeatBath
+    } else {
+        Algorithm::Metropolis
+    })
 }
 
 /// `n` lattice words: from the input while it lasts, then SplitMix64 of `seed`.
@@ -143,8 +166,12 @@ fn words(u: &mut Unstructured<'_>, n: usize, seed: u64) -> Vec<u64> {
 
 impl<'a> Arbitrary<'a> for Case {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        if u.ratio(1u8, 5u8)? {
-            let dim = if u.arbitrary::<bool>()? { Dim::Two } else { Dim::One };
+        if rare(u, 5)? {
+            let dim = if u.arbitrary::<bool>()? {
+                Dim::Two
+            } else {
+                Dim::One
+            };
             let l = match dim {
                 Dim::Two => u.int_in_range(2usize..=12)?,
                 Dim::One => u.int_in_range(2usize..=40)?,
@@ -153,13 +180,26 @@ impl<'a> Arbitrary<'a> for Case {
             let field = field(u)?;
             let seed = u.arbitrary()?;
             let steps = u.int_in_range(1usize..=8)?;
-            let sweep = u.ratio(1u8, 4u8)?;
+            let sweep = rare(u, 4)?;
             let n = if dim == Dim::Two { l * l } else { l };
             let words = words(u, n.div_ceil(64), seed);
-            return Ok(Case::Wolff(WolffCase { dim, l, temperature, field, seed, steps, sweep, words }));
+            return Ok(Case::Wolff(WolffCase {
+                dim,
+                l,
+                temperature,
+                field,
+                seed,
+                steps,
+                sweep,
+                words,
+            }));
         }
-        let dim = if u.arbitrary::<bool>()? { Dim::Two } else { Dim::One };
-        let shape = if u.ratio(1u8, 12u8)? {
+        let dim = if u.arbitrary::<bool>()? {
+            Dim::Two
+        } else {
+            Dim::One
+        };
+        let shape = if rare(u, 12)? {
             match dim {
                 Dim::Two => Shape::Strip(Dim::Two, 128),
                 Dim::One => Shape::Strip(Dim::One, [128, 192, 256][u.choose_index(3)?]),
@@ -173,21 +213,35 @@ impl<'a> Arbitrary<'a> for Case {
         let algorithm = algorithm(u)?;
         let temperature = temperature(u)?;
         let field = field(u)?;
-        let temps = if u.ratio(1u8, 4u8)? {
-            Temps::PerBit { key: u.arbitrary()?, spread: u.int_in_range(0u8..=16)? as f64 / 4.0 }
+        let temps = if rare(u, 4)? {
+            Temps::PerBit {
+                key: u.arbitrary()?,
+                spread: u.int_in_range(0u8..=16)? as f64 / 4.0,
+            }
         } else {
             Temps::Uniform
         };
         let seed = u.arbitrary()?;
         // Streams with job or lane ≠ 0 cost a `jump_ce` each (software GF(2) polynomial
         // arithmetic, by far the most expensive thing here): keep them to some inputs.
-        let job = if u.ratio(1u8, 8u8)? { u.int_in_range(1u64..=3)? } else { 0 };
-        let scalar_streams = u.ratio(1u8, 8u8)?;
+        let job = if rare(u, 8)? {
+            u.int_in_range(1u64..=3)?
+        } else {
+            0
+        };
+        let scalar_streams = rare(u, 8)?;
         let sweeps = u.int_in_range(1usize..=4)?;
-        let x4 = u.ratio(1u8, 3u8)?;
+        let x4 = rare(u, 3)?;
         let global_flip = u.arbitrary()?;
-        let init = [Init::Bytes, Init::Bytes, Init::Bytes, Init::Bytes, Init::AllDown, Init::AllUp, Init::Stripes]
-            [u.choose_index(7)?];
+        let init = [
+            Init::Bytes,
+            Init::Bytes,
+            Init::Bytes,
+            Init::Bytes,
+            Init::AllDown,
+            Init::AllUp,
+            Init::Stripes,
+        ][u.choose_index(7)?];
         let n = match shape {
             Shape::Replica(d, l) | Shape::Strip(d, l) => {
                 let sites = if d == Dim::Two { l * l } else { l };
@@ -201,7 +255,15 @@ impl<'a> Arbitrary<'a> for Case {
             Init::Bytes => words(u, n, seed),
             Init::AllDown => vec![0; n],
             Init::AllUp => vec![!0; n],
-            Init::Stripes => (0..n).map(|i| if i % 2 == 0 { 0x5555_5555_5555_5555 } else { !0x5555_5555_5555_5555 }).collect(),
+            Init::Stripes => (0..n)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        0x5555_5555_5555_5555
+                    } else {
+                        !0x5555_5555_5555_5555
+                    }
+                })
+                .collect(),
         };
         Ok(Case::Local(Local {
             shape,
@@ -230,7 +292,11 @@ fn temperatures(c: &Local, bits: usize) -> Vec<f64> {
                 let x = (splitmix(key.wrapping_add(b as u64)) >> 11) as f64 / (1u64 << 53) as f64;
                 let t = c.temperature * (spread * (2.0 * x - 1.0)).exp2();
                 // Keep it a valid (finite, positive) temperature.
-                if t.is_finite() && t > 0.0 { t } else { c.temperature }
+                if t.is_finite() && t > 0.0 {
+                    t
+                } else {
+                    c.temperature
+                }
             })
             .collect(),
     }
@@ -261,7 +327,9 @@ fn first_difference(a: &[u64], b: &[u64]) -> Option<usize> {
 fn kernel_vs_reference<L: Layout>(layout: &L, c: &Local) {
     let z = layout.geometry().z();
     let temps = temperatures(c, 64);
-    let Some(table) = table::<u64>(z, c, &temps) else { return };
+    let Some(table) = table::<u64>(z, c, &temps) else {
+        return;
+    };
     let ref_temps: &[f64] = match c.temps {
         Temps::Uniform => &temps[..1],
         Temps::PerBit { .. } => &temps,
@@ -272,7 +340,8 @@ fn kernel_vs_reference<L: Layout>(layout: &L, c: &Local) {
     let mut rb = ra.clone();
     for sweep in 0..c.sweeps {
         layout.sweep(&mut a, &table, &mut ra).expect("kernel sweep");
-        sweep_packed(layout, &mut b, c.algorithm, ref_temps, c.field, &mut rb).expect("reference sweep");
+        sweep_packed(layout, &mut b, c.algorithm, ref_temps, c.field, &mut rb)
+            .expect("reference sweep");
         if let Some(i) = first_difference(&a, &b) {
             panic!(
                 "kernel != reference after sweep {sweep}: first difference at word {i}: {:#018x} vs {:#018x} (xor {:#018x})",
@@ -289,15 +358,27 @@ fn kernel_vs_reference<L: Layout>(layout: &L, c: &Local) {
     let chains = layout.chains::<u64>();
     let mut counts = vec![Counts::default(); chains];
     let flip = if c.global_flip { c.seed } else { 0 };
-    let flip = if chains == 1 { flip.lane_bit0_mask() } else { flip };
+    let flip = if chains == 1 {
+        flip.lane_bit0_mask()
+    } else {
+        flip
+    };
     layout.measure(&a, flip, &mut counts).expect("measure");
     let mut spins = vec![0i8; g.sites()];
     for (chain, count) in counts.iter().enumerate() {
         for (site, s) in spins.iter_mut().enumerate() {
-            *s = if layout.spin(&a, flip, chain, site) { 1 } else { -1 };
+            *s = if layout.spin(&a, flip, chain, site) {
+                1
+            } else {
+                -1
+            };
         }
         let (e, m) = energy_magnetization_i8(&g, &spins);
-        assert_eq!((count.bond_energy(&g), count.magnetization(&g)), (e, m), "measure, chain {chain}");
+        assert_eq!(
+            (count.bond_energy(&g), count.magnetization(&g)),
+            (e, m),
+            "measure, chain {chain}"
+        );
     }
 
     // Export one chain as packed bits and import it into a blank lattice.
@@ -308,7 +389,11 @@ fn kernel_vs_reference<L: Layout>(layout: &L, c: &Local) {
     let mut back = vec![0u64; a.len()];
     import_packed(layout, &mut back, chain, &packed).expect("import");
     for site in 0..g.sites() {
-        assert_eq!(layout.spin(&back, 0, chain, site), layout.spin(&a, 0, chain, site), "export/import, site {site}");
+        assert_eq!(
+            layout.spin(&back, 0, chain, site),
+            layout.spin(&a, 0, chain, site),
+            "export/import, site {site}"
+        );
     }
 }
 
@@ -316,7 +401,9 @@ fn kernel_vs_reference<L: Layout>(layout: &L, c: &Local) {
 fn x4_vs_four_u64<L: Layout>(layout: &L, c: &Local) {
     let z = layout.geometry().z();
     let temps = temperatures(c, 256);
-    let Some(wt) = table::<u64x4>(z, c, &temps) else { return };
+    let Some(wt) = table::<u64x4>(z, c, &temps) else {
+        return;
+    };
     let mut lts = Vec::new();
     for lane in 0..4 {
         match table::<u64>(z, c, &temps[64 * lane..64 * lane + 64]) {
@@ -328,13 +415,30 @@ fn x4_vs_four_u64<L: Layout>(layout: &L, c: &Local) {
     let n = c.words.len();
     // Lane i starts from the input words mixed with the lane index.
     let mut lanes: Vec<Vec<u64>> = (0..4)
-        .map(|lane| c.words.iter().map(|&w| if lane == 0 { w } else { w ^ splitmix(w ^ lane as u64) }).collect())
+        .map(|lane| {
+            c.words
+                .iter()
+                .map(|&w| {
+                    if lane == 0 {
+                        w
+                    } else {
+                        w ^ splitmix(w ^ lane as u64)
+                    }
+                })
+                .collect()
+        })
         .collect();
-    let mut wide: Vec<u64x4> = (0..n).map(|i| u64x4::new([lanes[0][i], lanes[1][i], lanes[2][i], lanes[3][i]])).collect();
+    let mut wide: Vec<u64x4> = (0..n)
+        .map(|i| u64x4::new([lanes[0][i], lanes[1][i], lanes[2][i], lanes[3][i]]))
+        .collect();
     let mut wr = stream_x4(c.seed, c.job, 0);
     let mut lr: [Xoshiro256PlusPlus; 4] = if c.scalar_streams {
         let lr = core::array::from_fn(|i| stream(c.seed, c.job, i as u64));
-        assert_eq!(X4::to_lanes(&wr), lr, "stream_x4 lanes != stream(seed, job, lane)");
+        assert_eq!(
+            X4::to_lanes(&wr),
+            lr,
+            "stream_x4 lanes != stream(seed, job, lane)"
+        );
         lr
     } else {
         X4::to_lanes(&wr)
@@ -345,23 +449,33 @@ fn x4_vs_four_u64<L: Layout>(layout: &L, c: &Local) {
     for sweep in 0..c.sweeps {
         layout.sweep(&mut wide, &wt, &mut wr).expect("x4 sweep");
         if flips {
-            layout.global_flip(&mut wflip, &wt, &mut wr).expect("x4 global flip");
+            layout
+                .global_flip(&mut wflip, &wt, &mut wr)
+                .expect("x4 global flip");
         }
-        for lane in 0..4 {
-            layout.sweep(&mut lanes[lane], &lts[lane], &mut lr[lane]).expect("lane sweep");
+        for (((lat, lt), rng), flip) in lanes.iter_mut().zip(&lts).zip(&mut lr).zip(&mut lflip) {
+            layout.sweep(lat, lt, rng).expect("lane sweep");
             if flips {
-                layout.global_flip(&mut lflip[lane], &lts[lane], &mut lr[lane]).expect("lane global flip");
+                layout.global_flip(flip, lt, rng).expect("lane global flip");
             }
         }
         for (i, w) in wide.iter().enumerate() {
-            for lane in 0..4 {
-                assert_eq!(w.lane(lane), lanes[lane][i], "u64x4 != u64 after sweep {sweep}: word {i} lane {lane}");
+            for (lane, lat) in lanes.iter().enumerate() {
+                assert_eq!(
+                    w.lane(lane),
+                    lat[i],
+                    "u64x4 != u64 after sweep {sweep}: word {i} lane {lane}"
+                );
             }
         }
-        for lane in 0..4 {
-            assert_eq!(wflip.lane(lane), lflip[lane], "global flip, lane {lane}");
+        for (lane, &flip) in lflip.iter().enumerate() {
+            assert_eq!(wflip.lane(lane), flip, "global flip, lane {lane}");
         }
-        assert_eq!(X4::to_lanes(&wr), lr, "u64x4 stream != u64 streams after sweep {sweep}");
+        assert_eq!(
+            X4::to_lanes(&wr),
+            lr,
+            "u64x4 stream != u64 streams after sweep {sweep}"
+        );
     }
 }
 
@@ -389,7 +503,9 @@ fn wolff(c: &WolffCase) {
     let g = w.geometry();
     let n = g.sites();
     let mut bits = c.words.clone();
-    let mut spins: Vec<i8> = (0..n).map(|i| if w.spin(&bits, i) { 1 } else { -1 }).collect();
+    let mut spins: Vec<i8> = (0..n)
+        .map(|i| if w.spin(&bits, i) { 1 } else { -1 })
+        .collect();
     let mut stack = vec![0u32; n];
     let mut visited = vec![0u64; w.words()];
     let mut stack2 = vec![0u32; n];
@@ -403,29 +519,56 @@ fn wolff(c: &WolffCase) {
     };
     for step in 0..c.steps {
         if c.sweep {
-            let clusters = w.sweep(&mut bits, &mut stack, &mut visited, &mut ra).expect("Wolff::sweep");
+            let clusters = w
+                .sweep(&mut bits, &mut stack, &mut visited, &mut ra)
+                .expect("Wolff::sweep");
             let (mut covered, mut count) = (0usize, 0usize);
             while covered < n {
-                let cl = wolff_step_i8(&g, &mut spins, &mut stack2, &mut visited2, c.temperature, c.field, &mut rb)
-                    .expect("reference Wolff step");
+                let cl = wolff_step_i8(
+                    &g,
+                    &mut spins,
+                    &mut stack2,
+                    &mut visited2,
+                    c.temperature,
+                    c.field,
+                    &mut rb,
+                )
+                .expect("reference Wolff step");
                 covered += cl.size;
                 count += 1;
             }
             assert_eq!(clusters, count, "sweep {step}: cluster counts differ");
         } else {
-            let ca = w.step(&mut bits, &mut stack, &mut visited, &mut ra).expect("Wolff::step");
-            let cb = wolff_step_i8(&g, &mut spins, &mut stack2, &mut visited2, c.temperature, c.field, &mut rb)
-                .expect("reference Wolff step");
+            let ca = w
+                .step(&mut bits, &mut stack, &mut visited, &mut ra)
+                .expect("Wolff::step");
+            let cb = wolff_step_i8(
+                &g,
+                &mut spins,
+                &mut stack2,
+                &mut visited2,
+                c.temperature,
+                c.field,
+                &mut rb,
+            )
+            .expect("reference Wolff step");
             assert_eq!(ca, cb, "step {step}: clusters differ");
         }
         check(&bits, &spins, "Wolff vs reference");
         assert!(visited.iter().all(|&v| v == 0), "visited not cleared");
-        assert!(visited2.iter().all(|&v| !v), "reference visited not cleared");
+        assert!(
+            visited2.iter().all(|&v| !v),
+            "reference visited not cleared"
+        );
         assert_eq!(ra, rb, "random streams diverged after step {step}");
     }
     let counts = w.measure(&bits).expect("Wolff::measure");
     let (e, m) = energy_magnetization_i8(&g, &spins);
-    assert_eq!((counts.bond_energy(&g), counts.magnetization(&g)), (e, m), "Wolff measure");
+    assert_eq!(
+        (counts.bond_energy(&g), counts.magnetization(&g)),
+        (e, m),
+        "Wolff measure"
+    );
 }
 
 fuzz_target!(|case: Case| {
