@@ -23,6 +23,12 @@ fn main() {
         None => "unknown".to_string(),
     };
     println!("cargo:rustc-env=RSMI_GIT_REVISION={value}");
-    println!("cargo:rerun-if-changed=../.git/HEAD");
-    println!("cargo:rerun-if-changed=../.git/index");
+    // Only watch files that exist: a missing path would rebuild the CLI on every cargo
+    // command (e.g. in a copy of the tree without .git).
+    println!("cargo:rerun-if-changed=build.rs");
+    for path in ["../.git/HEAD", "../.git/index"] {
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
 }

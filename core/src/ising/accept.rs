@@ -72,6 +72,9 @@ pub struct AcceptTable<W: Word> {
     pub(crate) n_random: usize,
     /// Class index of random class j: a (no field) or 2a + spin (with field).
     pub(crate) idx: [usize; MAX_CLASSES],
+    /// Bits of random class j whose probability is exactly 1 (per-bit temperatures can
+    /// make a class certain for some bits only).
+    pub(crate) certain: [W; MAX_CLASSES],
     /// digits[k][j]: digit k of the probability of random class j, per bit.
     pub(crate) digits: [[W; MAX_CLASSES]; 64],
     /// Every bit has the same probability in each class, there is no field and at most
@@ -132,6 +135,7 @@ impl<W: Word> AcceptTable<W> {
             field,
             n_random: 0,
             idx: [0; MAX_CLASSES],
+            certain: [W::ZERO; MAX_CLASSES],
             digits: [[W::ZERO; MAX_CLASSES]; 64],
             unions: false,
             pattern: [0; 64],
@@ -144,22 +148,17 @@ impl<W: Word> AcceptTable<W> {
             };
             let de = delta_e(z as i32 - 2 * a as i32, s, h);
             let p = |bit: usize| flip_probability(algorithm, beta(bit), de);
-            let first = p(0);
-            let uniform_one = first == Prob::One;
-            for bit in 1..W::BITS {
-                if (p(bit) == Prob::One) != uniform_one {
-                    // Cannot happen for the rules above (p = 1 iff ΔE < 0 under
-                    // Metropolis, never under heat bath), but refuse rather than guess.
-                    return Err(Error::Unsupported(
-                        "mixed certain and random acceptance in one class",
-                    ));
-                }
+            let mut ones = [0u64; 4];
+            for bit in 0..W::BITS {
+                ones[bit / 64] |= ((p(bit) == Prob::One) as u64) << (bit % 64);
             }
-            if uniform_one {
+            let certain = W::from_fn(|lane| ones[lane]);
+            if certain == W::ONES {
                 continue;
             }
             let j = t.n_random;
             t.idx[j] = class;
+            t.certain[j] = certain;
             let masks = digit_masks::<W>(|bit| match p(bit) {
                 Prob::Fixed(x) => x,
                 Prob::One => u64::MAX,
@@ -173,7 +172,8 @@ impl<W: Word> AcceptTable<W> {
             .digits
             .iter()
             .flatten()
-            .all(|&d| d == W::ZERO || d == W::ONES);
+            .all(|&d| d == W::ZERO || d == W::ONES)
+            && t.certain.iter().all(|&c| c == W::ZERO);
         t.unions = uniform && field.is_none() && t.n_random <= 3;
         for (k, p) in t.pattern.iter_mut().enumerate() {
             for j in 0..t.n_random.min(3) {

@@ -32,8 +32,8 @@ pub(crate) fn bond_classes<W: Word, const Z: usize>(s: W, nb: &[W; Z]) -> [W; 5]
 ///
 /// `N` is the number of random classes; `F` selects class indexing by (a, spin); `U`
 /// selects the union-table digit source (uniform temperature, ≤ 3 classes, no field).
-/// Without a field the random classes are a = 0..N (they always are: Metropolis needs
-/// digits for ΔE > 0, i.e. a < z/2, its ½ variant for a ≤ z/2; heat bath for all a).
+/// The random classes are looked up in the table (usually a = 0..N, but not always: at
+/// extreme temperatures e^{−βΔE} rounds to 1 and a class becomes certain).
 #[inline(always)]
 pub(crate) fn flip_mask<
     W: Word,
@@ -52,12 +52,19 @@ pub(crate) fn flip_mask<
     let a = bond_classes::<W, Z>(s, nb);
     let mut rm = [W::ZERO; N];
     for j in 0..N {
-        rm[j] = if F {
-            let c = table.idx[j % MAX_CLASSES];
+        let c = table.idx[j % MAX_CLASSES];
+        let m = if F {
             let m = a[(c / 2) % 5];
             if c % 2 == 1 { m & s } else { m & !s }
         } else {
-            a[j % 5]
+            a[c % 5]
+        };
+        // Bits whose probability is exactly 1 in an otherwise random class (per-bit
+        // temperatures) flip outright: they stay out of `pending`.
+        rm[j] = if U {
+            m
+        } else {
+            m & !table.certain[j % MAX_CLASSES]
         };
     }
     let mut pending = W::ZERO;

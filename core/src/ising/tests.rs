@@ -20,6 +20,10 @@ const CASES_2D: &[(Algorithm, f64, f64)] = &[
     (Algorithm::MetropolisHalf, 40.0, 0.0),
     (Algorithm::MetropolisHalf, T_C_2D, 0.0),
     (Algorithm::MetropolisHalf, 1.7, -0.4),
+    // e^{-βΔE} rounds to 1: classes become certain, random classes are not a = 0..N
+    // (found by the differential fuzzer).
+    (Algorithm::MetropolisHalf, 1e300, 0.0),
+    (Algorithm::Metropolis, 1e300, 0.0),
     (Algorithm::HeatBath, 2.0, 0.0),
     (Algorithm::Metropolis, 2.5, 0.3),
     (Algorithm::Metropolis, 2.5, -1.7),
@@ -81,12 +85,22 @@ fn strip_1d_matches_reference() {
 fn per_replica_temperatures_match_reference() {
     let layout = Replica::new(Dim::Two, 4).unwrap();
     let temps: [f64; 64] = core::array::from_fn(|i| 0.5 + 0.1 * i as f64);
-    for (alg, h) in [
-        (Algorithm::Metropolis, 0.0),
-        (Algorithm::MetropolisHalf, 0.0),
-        (Algorithm::HeatBath, 0.2),
+    // Very cold and very hot bits side by side: some classes are certain for some bits
+    // only (heat bath rounds to p = 1 below T ≈ 0.2, Metropolis-½ above T ≈ 7e16).
+    let mixed: [f64; 64] = core::array::from_fn(|i| match i % 3 {
+        0 => 0.02 + 0.01 * i as f64,
+        1 => 1e300,
+        _ => 2.0,
+    });
+    for (alg, h, temps) in [
+        (Algorithm::Metropolis, 0.0, &temps),
+        (Algorithm::MetropolisHalf, 0.0, &temps),
+        (Algorithm::HeatBath, 0.2, &temps),
+        (Algorithm::HeatBath, 0.0, &mixed),
+        (Algorithm::MetropolisHalf, 0.0, &mixed),
+        (Algorithm::MetropolisHalf, 0.7, &mixed),
     ] {
-        let table = AcceptTable::<u64>::per_bit(4, alg, &temps, h).unwrap();
+        let table = AcceptTable::<u64>::per_bit(4, alg, temps, h).unwrap();
         let mut a = [0u64; 16];
         random_lattice(16, 3, &mut a);
         let mut b = a;
@@ -94,7 +108,7 @@ fn per_replica_temperatures_match_reference() {
         let mut rb = ra.clone();
         for _ in 0..20 {
             layout.sweep(&mut a, &table, &mut ra).unwrap();
-            sweep_packed(&layout, &mut b, alg, &temps, h, &mut rb).unwrap();
+            sweep_packed(&layout, &mut b, alg, temps, h, &mut rb).unwrap();
             assert_eq!(a, b);
         }
     }
