@@ -50,8 +50,7 @@ pub(crate) fn flip_mask<
     rng: &mut R,
 ) -> W {
     let a = bond_classes::<W, Z>(s, nb);
-    let mut rm = [W::ZERO; N];
-    for j in 0..N {
+    let rm: [W; N] = core::array::from_fn(|j| {
         let c = table.idx[j % MAX_CLASSES];
         let m = if F {
             let m = a[(c / 2) % 5];
@@ -61,12 +60,12 @@ pub(crate) fn flip_mask<
         };
         // Bits whose probability is exactly 1 in an otherwise random class (per-bit
         // temperatures) flip outright: they stay out of `pending`.
-        rm[j] = if U {
+        if U {
             m
         } else {
             m & !table.certain[j % MAX_CLASSES]
-        };
-    }
+        }
+    });
     let mut pending = W::ZERO;
     for m in rm {
         pending |= m;
