@@ -12,7 +12,7 @@
 //! - `wolff::Wolff::step` / `sweep` == `reference::wolff_step_i8` on small lattices.
 //!
 //! Every decoded parameter is valid input, so any `Err` from the core is a failure too,
-//! except the one documented refusal noted at `per_bit_table`.
+//! except the one documented refusal described at `fn table`.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -144,11 +144,16 @@ fn field(u: &mut Unstructured<'_>) -> arbitrary::Result<f64> {
 }
 
 fn algorithm(u: &mut Unstructured<'_>) -> arbitrary::Result<Algorithm> {
-    Ok(if u.arbitrary::<bool>()? {
-        Algorithm::HeatBath
-    } else {
-        Algorithm::Metropolis
-    })
+    // An exhaustive match, so that a new rule fails this build until it is fuzzed too.
+    const ALL: [Algorithm; 3] = [
+        Algorithm::Metropolis,
+        Algorithm::MetropolisHalf,
+        Algorithm::HeatBath,
+    ];
+    let a = ALL[u.choose_index(ALL.len())?];
+    match a {
+        Algorithm::Metropolis | Algorithm::MetropolisHalf | Algorithm::HeatBath => Ok(a),
+    }
 }
 
 /// `n` lattice words: from the input while it lasts, then SplitMix64 of `seed`.
