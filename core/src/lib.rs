@@ -6,7 +6,7 @@
 //!
 //! Every buffer is owned by the caller; caller mistakes (wrong buffer length,
 //! unsupported size, non-positive temperature) come back as [`Error`] values and never
-//! panic. The crate forbids unsafe code; no allocation, no logging, no threads.
+//! panic. `#![forbid(unsafe_code)]`; no allocation, no logging, no threads.
 //!
 //! Map of the crate:
 //! - [`word`]: the [`Word`] trait implemented by `u64` (64 bits) and `wide::u64x4`
