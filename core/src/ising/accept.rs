@@ -174,7 +174,8 @@ impl<W: Word> AcceptTable<W> {
             .flatten()
             .all(|&d| d == W::ZERO || d == W::ONES)
             && t.certain.iter().all(|&c| c == W::ZERO);
-        t.unions = uniform && field.is_none() && t.n_random <= 3;
+        let contiguous = (0..t.n_random).all(|j| t.idx[j] == j);
+        t.unions = uniform && contiguous && field.is_none() && t.n_random <= 3;
         for (k, p) in t.pattern.iter_mut().enumerate() {
             for j in 0..t.n_random.min(3) {
                 *p |= ((t.digits[k][j] == W::ONES) as u8) << j;

@@ -55,6 +55,10 @@ pub(crate) fn flip_mask<
         let m = if F {
             let m = a[(c / 2) % 5];
             if c % 2 == 1 { m & s } else { m & !s }
+        } else if U {
+            // Union tables are built only when the random classes are a = 0..N, so the
+            // index is a constant and the unused classes compile away.
+            a[j % 5]
         } else {
             a[c % 5]
         };
