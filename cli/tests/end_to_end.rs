@@ -342,95 +342,53 @@ fn refused(args: &[&str], needle: &str) {
 
 #[test]
 fn bad_input_is_refused_clearly() {
-    let s = ["sample", "ising2d", "--samples", "10", "--temperature", "2"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        s.iter().copied().chain(extra.iter().copied()).collect()
-    };
-    refused(&with(&["--size", "0"]), "--size must be at least 2");
-    refused(&with(&["--size", "1"]), "--size must be at least 2");
-    refused(
-        &with(&["--size", "100", "--layout", "strip"]),
-        "multiple of 64",
-    );
-    refused(
-        &with(&["--size", "64", "--layout", "strip"]),
-        "at least 128",
-    );
-    refused(
-        &[
-            "sample",
+    // Every case: the model and the extra flags; `--samples 10 --temperature 2 --size 8`
+    // unless overridden.
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("ising2d", &["--size", "0"], "--size must be at least 2"),
+        ("ising2d", &["--size", "1"], "--size must be at least 2"),
+        (
             "ising2d",
-            "--size",
-            "8",
-            "--samples",
-            "10",
-            "--temperature",
-            "0",
-        ],
-        "greater than zero",
-    );
-    refused(
-        &[
-            "sample",
+            &["--size", "100", "--layout", "strip"],
+            "multiple of 64",
+        ),
+        (
             "ising2d",
-            "--size",
-            "8",
-            "--samples",
-            "10",
-            "--temperature",
-            "-1",
-        ],
-        "greater than zero",
-    );
-    refused(
-        &[
-            "sample",
+            &["--size", "64", "--layout", "strip"],
+            "at least 128",
+        ),
+        ("ising2d", &["--temperature", "0"], "greater than zero"),
+        ("ising2d", &["--temperature", "-1"], "greater than zero"),
+        ("ising2d", &["--temperature", "NaN"], "greater than zero"),
+        (
             "ising2d",
-            "--size",
-            "8",
-            "--samples",
-            "10",
-            "--temperature",
-            "NaN",
-        ],
-        "greater than zero",
-    );
-    refused(
-        &[
-            "sample",
+            &["--samples", "0"],
+            "--samples must be at least 1",
+        ),
+        ("ising3d", &[], "ising3d"),
+        ("ising2d", &["--field", "inf"], "--field"),
+        ("ising2d", &["--thin", "0"], "--thin"),
+        (
             "ising2d",
-            "--size",
-            "8",
-            "--samples",
-            "0",
-            "--temperature",
-            "2",
-        ],
-        "--samples must be at least 1",
-    );
-    refused(
-        &[
-            "sample",
-            "ising3d",
-            "--size",
-            "8",
-            "--samples",
-            "1",
-            "--temperature",
-            "2",
-        ],
-        "ising3d",
-    );
-    refused(&with(&["--size", "8", "--field", "inf"]), "--field");
-    refused(&with(&["--size", "8", "--thin", "0"]), "--thin");
-    refused(
-        &with(&["--size", "8", "--algorithm", "wolff", "--layout", "strip"]),
-        "--layout",
-    );
-    refused(
-        &with(&["--size", "8", "--out", "/nonexistent-dir/x.npz"]),
-        "nonexistent-dir",
-    );
+            &["--algorithm", "wolff", "--layout", "strip"],
+            "--layout",
+        ),
+        (
+            "ising2d",
+            &["--out", "/nonexistent-dir/x.npz"],
+            "nonexistent-dir",
+        ),
+    ];
+    for &(model, extra, needle) in cases {
+        let mut args = vec!["sample", model];
+        for (flag, default) in [("--size", "8"), ("--samples", "10"), ("--temperature", "2")] {
+            if !extra.contains(&flag) {
+                args.extend_from_slice(&[flag, default]);
+            }
+        }
+        args.extend_from_slice(extra);
+        refused(&args, needle);
+    }
 }
 
 #[test]
