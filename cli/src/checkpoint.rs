@@ -8,7 +8,7 @@
 //! current command is refused.
 
 use crate::io::atomic::write_atomic;
-use crate::sampler::Job;
+use crate::sampler::{Job, Samples};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::path::Path;
@@ -22,16 +22,8 @@ pub struct JobState {
     pub sweeps_done: u64,
     /// Engine state words.
     pub engine: Vec<u64>,
-    /// Packed spins collected so far.
-    pub spins: Vec<u8>,
-    /// Bond energies collected so far.
-    pub energy: Vec<i64>,
-    /// Magnetisations collected so far.
-    pub magnetization: Vec<i64>,
-    /// Chain indices.
-    pub chain: Vec<i64>,
-    /// Sweep indices.
-    pub sweep: Vec<i64>,
+    /// Samples collected so far (zero where not yet measured).
+    pub samples: Samples,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -68,8 +60,9 @@ pub fn encode(identity: &str, jobs: &[Job]) -> Vec<u8> {
     for j in jobs {
         put_u64(&mut buf, j.sweeps_done);
         put_words(&mut buf, &j.save_engine(), u64::to_le_bytes);
-        put_bytes(&mut buf, &j.spins);
-        for v in [&j.energy, &j.magnetization, &j.chain, &j.sweep] {
+        let s = &j.samples;
+        put_bytes(&mut buf, &s.spins);
+        for v in [&s.energy, &s.magnetization, &s.chain, &s.sweep] {
             put_words(&mut buf, v, i64::to_le_bytes);
         }
     }
@@ -150,11 +143,13 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Vec<JobState>)> {
         out.push(JobState {
             sweeps_done: r.u64()?,
             engine: r.words()?,
-            spins: r.bytes()?,
-            energy: r.ints()?,
-            magnetization: r.ints()?,
-            chain: r.ints()?,
-            sweep: r.ints()?,
+            samples: Samples {
+                spins: r.bytes()?,
+                energy: r.ints()?,
+                magnetization: r.ints()?,
+                chain: r.ints()?,
+                sweep: r.ints()?,
+            },
         });
     }
     if r.pos != body.len() {

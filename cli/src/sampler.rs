@@ -388,6 +388,50 @@ pub fn sample_bytes(dim: Dim, size: usize) -> usize {
     rows * ising::packed_row_bytes(size)
 }
 
+/// Samples with their per-sample records, in canonical order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Samples {
+    /// Packed spins.
+    pub spins: Vec<u8>,
+    /// Bond energies.
+    pub energy: Vec<i64>,
+    /// Magnetisations.
+    pub magnetization: Vec<i64>,
+    /// Global chain of each sample.
+    pub chain: Vec<i64>,
+    /// Sweep at which each sample was taken.
+    pub sweep: Vec<i64>,
+}
+
+impl Samples {
+    /// `n` zeroed samples of `bytes` packed bytes each.
+    pub fn zeroed(n: usize, bytes: usize) -> Self {
+        Samples {
+            spins: vec![0; n * bytes],
+            energy: vec![0; n],
+            magnetization: vec![0; n],
+            chain: vec![0; n],
+            sweep: vec![0; n],
+        }
+    }
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.energy.len()
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.energy.is_empty()
+    }
+    /// Append `other` after these samples.
+    pub fn extend(&mut self, other: &Samples) {
+        self.spins.extend_from_slice(&other.spins);
+        self.energy.extend_from_slice(&other.energy);
+        self.magnetization.extend_from_slice(&other.magnetization);
+        self.chain.extend_from_slice(&other.chain);
+        self.sweep.extend_from_slice(&other.sweep);
+    }
+}
+
 /// One job: its engine, progress and the slice of the output it owns.
 #[derive(Debug)]
 pub struct Job {
@@ -398,16 +442,8 @@ pub struct Job {
     engine: Box<dyn Engine>,
     /// First global sample index owned by this job.
     pub first_sample: usize,
-    /// Packed spins of the owned samples.
-    pub spins: Vec<u8>,
-    /// Bond energies.
-    pub energy: Vec<i64>,
-    /// Magnetisations.
-    pub magnetization: Vec<i64>,
-    /// Global chain of each sample.
-    pub chain: Vec<i64>,
-    /// Sweep at which each sample was taken.
-    pub sweep: Vec<i64>,
+    /// The owned samples (filled as they are measured).
+    pub samples: Samples,
     counts: Vec<Counts>,
     geometry: Geometry,
 }
@@ -426,18 +462,14 @@ impl Job {
             counts: vec![Counts::default(); engine.chains()],
             engine,
             first_sample: first,
-            spins: vec![0; owned * bytes],
-            energy: vec![0; owned],
-            magnetization: vec![0; owned],
-            chain: vec![0; owned],
-            sweep: vec![0; owned],
+            samples: Samples::zeroed(owned, bytes),
             geometry: Geometry::new(spec.dim, spec.size)?,
         })
     }
 
     /// Samples this job owns.
     pub fn owned(&self) -> usize {
-        self.energy.len()
+        self.samples.len()
     }
 
     /// Advance by up to `max_sweeps` sweeps (never past the end of the plan), measuring
@@ -460,12 +492,13 @@ impl Job {
                 if local >= self.owned() {
                     continue;
                 }
+                let out = &mut self.samples;
                 self.engine
-                    .export(c, &mut self.spins[local * bytes..(local + 1) * bytes])?;
-                self.energy[local] = self.counts[c].bond_energy(&self.geometry);
-                self.magnetization[local] = self.counts[c].magnetization(&self.geometry);
-                self.chain[local] = (self.index * plan.chains_per_job + c) as i64;
-                self.sweep[local] = s as i64;
+                    .export(c, &mut out.spins[local * bytes..(local + 1) * bytes])?;
+                out.energy[local] = self.counts[c].bond_energy(&self.geometry);
+                out.magnetization[local] = self.counts[c].magnetization(&self.geometry);
+                out.chain[local] = (self.index * plan.chains_per_job + c) as i64;
+                out.sweep[local] = s as i64;
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use crate::io::atomic::check_output_path;
 use crate::io::npz::{SampleFile, write_npz};
 use crate::progress::Progress;
 use crate::provenance;
-use crate::sampler::{Job, Method, Plan, RunSpec, sample_bytes};
+use crate::sampler::{Job, Method, Plan, RunSpec, Samples, sample_bytes};
 use crate::stats::{self, Estimate};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
@@ -375,18 +375,22 @@ fn run_one(
                 );
             }
             for (j, st) in jobs.iter_mut().zip(states) {
-                if st.energy.len() != j.owned() || st.spins.len() != j.spins.len() {
+                let (a, b) = (&st.samples, &j.samples);
+                if (
+                    a.len(),
+                    a.spins.len(),
+                    a.chain.len(),
+                    a.sweep.len(),
+                    a.magnetization.len(),
+                ) != (b.len(), b.spins.len(), b.len(), b.len(), b.len())
+                {
                     bail!(
                         "checkpoint {} does not match this run's sample layout",
                         ck.display()
                     );
                 }
                 j.restore_engine(st.sweeps_done, &st.engine)?;
-                j.spins = st.spins;
-                j.energy = st.energy;
-                j.magnetization = st.magnetization;
-                j.chain = st.chain;
-                j.sweep = st.sweep;
+                j.samples = st.samples;
             }
             resumed = true;
             eprintln!("resuming {} from {}", tg.out.display(), ck.display());
@@ -434,24 +438,22 @@ fn run_one(
         },
         size: spec.size,
         n,
-        spins: Vec::with_capacity(n * sample_bytes(spec.dim, spec.size)),
-        energy: Vec::with_capacity(n),
-        magnetization: Vec::with_capacity(n),
-        chain: Some(Vec::with_capacity(n)),
-        sweep: Some(Vec::with_capacity(n)),
+        spins: Vec::new(),
+        energy: Vec::new(),
+        magnetization: Vec::new(),
+        chain: None,
+        sweep: None,
         meta: Value::Null,
     };
+    let mut all = Samples::default();
     for j in &jobs {
-        file.spins.extend_from_slice(&j.spins);
-        file.energy.extend_from_slice(&j.energy);
-        file.magnetization.extend_from_slice(&j.magnetization);
-        if let Some(c) = file.chain.as_mut() {
-            c.extend_from_slice(&j.chain);
-        }
-        if let Some(s) = file.sweep.as_mut() {
-            s.extend_from_slice(&j.sweep);
-        }
+        all.extend(&j.samples);
     }
+    file.spins = all.spins;
+    file.energy = all.energy;
+    file.magnetization = all.magnetization;
+    file.chain = Some(all.chain);
+    file.sweep = Some(all.sweep);
     let observables = analyse(spec, plan.measurements, &file.energy, &file.magnetization)?;
     // Equilibration check: the burn-in should exceed many (10) autocorrelation times.
     let tau_sweeps = ["abs_m", "e"]
