@@ -17,6 +17,10 @@
 //! - [`ising`]: layouts (replica, strip), the Metropolis / heat-bath word kernels, Wolff
 //!   cluster updates, observables, export to NumPy's packed bits, and the reference
 //!   implementations.
+//! - [`dimer`]: close-packed dimers: bit-plane configurations, directed-loop (worm)
+//!   updates, multi-spin-coded plaquette flips, observables, the noise-decorated array.
+//! - [`learn`]: the RSMI learning engine: block/environment geometry, the rule
+//!   P_Λ(H|V), the mutual-information estimators and their gradient kernels, Adam.
 //!
 //! ```
 //! use rsmi_core::ising::{AcceptTable, Algorithm, Counts, Dim, Layout, Replica, T_C_2D};
@@ -45,8 +49,10 @@
 // Index loops read best in the lane-by-lane comparisons of the tests.
 #![cfg_attr(test, allow(clippy::needless_range_loop))]
 
+pub mod dimer;
 pub mod error;
 pub mod ising;
+pub mod learn;
 pub mod rng;
 pub mod word;
 
