@@ -1,4 +1,4 @@
-//! Criterion benches for the dimer kernels (to be written).
+//! Criterion benches for the dimer plaquette kernels (to be written).
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn placeholder(_c: &mut Criterion) {}
