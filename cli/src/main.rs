@@ -1,7 +1,7 @@
 //! `rsmi`: parse the command line and dispatch; all logic lives in the library.
 
 use clap::{Parser, Subcommand};
-use rsmi_cli::command::{bench, sample};
+use rsmi_cli::command::{IsingModel, bench, sample};
 use std::process::ExitCode;
 
 /// rsmi: information-theoretic real-space renormalization group toolkit.
@@ -14,17 +14,63 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Sample the 1D or 2D Ising model and write an .npz file.
-    Sample(sample::SampleArgs),
-    /// Measure every Monte Carlo kernel on this machine.
-    Bench(bench::BenchArgs),
+    /// Sample a lattice model and write an .npz file.
+    #[command(subcommand)]
+    Sample(SampleModel),
+    /// Measure every Monte Carlo kernel of a model on this machine.
+    #[command(subcommand)]
+    Bench(BenchModel),
+}
+
+#[derive(Debug, Subcommand)]
+enum SampleModel {
+    /// 2D Ising model on the L×L torus.
+    Ising2d(sample::SampleArgs),
+    /// 1D Ising model on a ring of L sites.
+    Ising1d(sample::SampleArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchModel {
+    /// 2D Ising kernels.
+    Ising2d(bench::BenchArgs),
+    /// 1D Ising kernels.
+    Ising1d(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // An unknown model: one line naming the known ones, not clap's usage block.
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("unknown subcommand");
+            eprintln!("{first} (run with --help for the list)");
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match &cli.command {
-        Command::Sample(a) => sample::run(a).map(|_| ()),
-        Command::Bench(a) => bench::run(a).map(|_| ()),
+        Command::Sample(SampleModel::Ising2d(a)) => sample::run(&sample::SampleArgs {
+            model: IsingModel::Ising2d,
+            ..a.clone()
+        })
+        .map(|_| ()),
+        Command::Sample(SampleModel::Ising1d(a)) => sample::run(&sample::SampleArgs {
+            model: IsingModel::Ising1d,
+            ..a.clone()
+        })
+        .map(|_| ()),
+        Command::Bench(BenchModel::Ising2d(a)) => bench::run(&bench::BenchArgs {
+            model: IsingModel::Ising2d,
+            ..a.clone()
+        })
+        .map(|_| ()),
+        Command::Bench(BenchModel::Ising1d(a)) => bench::run(&bench::BenchArgs {
+            model: IsingModel::Ising1d,
+            ..a.clone()
+        })
+        .map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,8 +16,8 @@ use wide::u64x4;
 /// Arguments of `rsmi bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Model: ising2d or ising1d.
-    #[arg(value_enum)]
+    /// Model: ising2d or ising1d; set from the subcommand (`rsmi bench ising2d …`).
+    #[arg(skip = IsingModel::Ising2d)]
     pub model: IsingModel,
     /// Linear size [default: 256 for ising2d, 65536 for ising1d].
     #[arg(long)]

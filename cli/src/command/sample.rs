@@ -59,8 +59,9 @@ and sweep (int64, where each sample came from) and meta (UTF-8 JSON bytes).
 REPRODUCIBILITY: the samples depend only on the model, size, temperature, field, samples, \
 burn-in, thin, algorithm, layout and seed; never on --threads or on checkpoint/resume.")]
 pub struct SampleArgs {
-    /// Model: ising2d (L×L torus) or ising1d (ring of L sites).
-    #[arg(value_enum)]
+    /// Model: ising2d (L×L torus) or ising1d (ring of L sites); set from the subcommand
+    /// (`rsmi sample ising2d …`).
+    #[arg(skip = IsingModel::Ising2d)]
     pub model: IsingModel,
     /// Linear size L.
     #[arg(long)]

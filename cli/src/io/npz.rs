@@ -339,7 +339,7 @@ pub fn write_npz_to<W: Write + Seek>(w: W, file: &SampleFile) -> anyhow::Result<
     Ok(())
 }
 
-fn write_array<W, T>(
+pub(crate) fn write_array<W, T>(
     zip: &mut zip::ZipWriter<W>,
     name: &str,
     shape: &[u64],
@@ -403,66 +403,142 @@ struct Entry {
     plausible: u64,
 }
 
-fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<SampleFile, NpzError> {
-    let mut zip = zip::ZipArchive::new(reader).map_err(|e| NpzError::Zip(e.to_string()))?;
-    let mut entries: [Option<Entry>; 6] = [None; 6];
-    for index in 0..zip.len() {
-        let f = zip
-            .by_index_raw(index)
-            .map_err(|e| NpzError::Zip(e.to_string()))?;
-        let Some(array) = npyz::npz::array_name_from_file_name(f.name()) else {
-            continue;
-        };
-        let Some(slot) = ARRAYS.iter().position(|a| *a == array) else {
-            continue; // Unknown arrays are ignored (forward compatibility).
-        };
-        if entries[slot].is_some() {
-            return Err(NpzError::Duplicate(array.to_string()));
-        }
-        let unsupported = |reason: String| NpzError::Unsupported {
-            array: array.to_string(),
-            reason,
-        };
-        let plausible = match f.compression() {
-            zip::CompressionMethod::Stored => archive_len,
-            zip::CompressionMethod::Deflated => archive_len.saturating_mul(MAX_DEFLATE_RATIO),
-            other => {
-                return Err(unsupported(format!(
-                    "uses compression method {other}; only stored and deflated entries are supported"
-                )));
+/// A screened `.npz` archive: the entries of the arrays a format knows about, each
+/// checked for supported compression and extra fields before anything is
+/// decompressed. Shared by every sample-file format (Ising spins, dimer links).
+pub(crate) struct Archive<R: Read + Seek> {
+    zip: zip::ZipArchive<R>,
+    names: &'static [&'static str],
+    entries: Vec<Option<Entry>>,
+}
+
+impl<R: Read + Seek> Archive<R> {
+    /// Opens the archive and screens the entries named in `names` (others are
+    /// ignored, for forward compatibility). `archive_len` bounds decompression.
+    pub(crate) fn open(
+        reader: R,
+        archive_len: u64,
+        names: &'static [&'static str],
+    ) -> Result<Self, NpzError> {
+        let mut zip = zip::ZipArchive::new(reader).map_err(|e| NpzError::Zip(e.to_string()))?;
+        let mut entries: Vec<Option<Entry>> = vec![None; names.len()];
+        for index in 0..zip.len() {
+            let f = zip
+                .by_index_raw(index)
+                .map_err(|e| NpzError::Zip(e.to_string()))?;
+            let Some(array) = npyz::npz::array_name_from_file_name(f.name()) else {
+                continue;
+            };
+            let Some(slot) = names.iter().position(|a| *a == array) else {
+                continue; // Unknown arrays are ignored (forward compatibility).
+            };
+            if entries[slot].is_some() {
+                return Err(NpzError::Duplicate(array.to_string()));
             }
-        };
-        // An AES extra field (id 0x9901) anywhere makes zip 0.6 panic in
-        // `by_index`; genuine sample files never carry one.
-        if f.extra_data().windows(2).any(|w| w == [0x01, 0x99]) {
-            return Err(unsupported(
-                "has an unsupported zip extra field (AES encryption?)".into(),
-            ));
+            let unsupported = |reason: String| NpzError::Unsupported {
+                array: array.to_string(),
+                reason,
+            };
+            let plausible = match f.compression() {
+                zip::CompressionMethod::Stored => archive_len,
+                zip::CompressionMethod::Deflated => archive_len.saturating_mul(MAX_DEFLATE_RATIO),
+                other => {
+                    return Err(unsupported(format!(
+                        "uses compression method {other}; only stored and deflated entries are supported"
+                    )));
+                }
+            };
+            // An AES extra field (id 0x9901) anywhere makes zip 0.6 panic in
+            // `by_index`; genuine sample files never carry one.
+            if f.extra_data().windows(2).any(|w| w == [0x01, 0x99]) {
+                return Err(unsupported(
+                    "has an unsupported zip extra field (AES encryption?)".into(),
+                ));
+            }
+            entries[slot] = Some(Entry {
+                index,
+                size: f.size(),
+                plausible,
+            });
         }
-        entries[slot] = Some(Entry {
-            index,
-            size: f.size(),
-            plausible,
-        });
+        Ok(Archive {
+            zip,
+            names,
+            entries,
+        })
     }
-    let required = |slot: usize| entries[slot].ok_or(NpzError::Missing(ARRAYS[slot]));
-    let (e_spins, e_energy, e_mag, e_meta) =
-        (required(0)?, required(1)?, required(2)?, required(5)?);
+
+    fn entry(&self, name: &'static str) -> Option<Entry> {
+        let slot = self.names.iter().position(|a| *a == name)?;
+        self.entries[slot]
+    }
+
+    /// Whether the archive holds array `name`.
+    pub(crate) fn has(&self, name: &'static str) -> bool {
+        self.entry(name).is_some()
+    }
+
+    /// Reads array `name`, which must be present.
+    pub(crate) fn read(
+        &mut self,
+        name: &'static str,
+        dtype: Dtype,
+        check_shape: impl FnOnce(&[u64]) -> Result<(), String>,
+    ) -> Result<(Vec<u64>, Vec<u8>), NpzError> {
+        let entry = self.entry(name).ok_or(NpzError::Missing(name))?;
+        read_array(&mut self.zip, name, entry, dtype, check_shape)
+    }
+
+    /// Reads array `name` if present.
+    pub(crate) fn read_optional(
+        &mut self,
+        name: &'static str,
+        dtype: Dtype,
+        check_shape: impl FnOnce(&[u64]) -> Result<(), String>,
+    ) -> Result<Option<Vec<u8>>, NpzError> {
+        match self.entry(name) {
+            Some(entry) => {
+                read_array(&mut self.zip, name, entry, dtype, check_shape).map(|(_, d)| Some(d))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Reads and parses `meta` (a 1-dimensional uint8 array of UTF-8 JSON).
+    pub(crate) fn read_meta(&mut self) -> Result<Value, NpzError> {
+        let (_, meta_bytes) = self.read("meta", Dtype::U8, |s| {
+            (s.len() == 1)
+                .then_some(())
+                .ok_or_else(|| format!("meta has shape {} but must be 1-dimensional", Shape(s)))
+        })?;
+        serde_json::from_slice(&meta_bytes)
+            .map_err(|e| NpzError::Meta(format!("is not valid UTF-8 JSON: {e}")))
+    }
+}
+
+fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<SampleFile, NpzError> {
+    let mut archive = Archive::open(reader, archive_len, &ARRAYS)?;
+    for name in ["spins", "energy", "magnetization", "meta"] {
+        if !archive.has(name) {
+            // Name the model when a file of another kind was given.
+            if let Ok(meta) = archive.read_meta() {
+                if let Ok((model, _)) = meta_model_size(&meta) {
+                    if dims_for_model(&model).is_none() {
+                        return Err(NpzError::UnsupportedModel(model));
+                    }
+                }
+            }
+            return Err(NpzError::Missing(name));
+        }
+    }
 
     // meta → model and size.
-    let (shape, meta_bytes) = read_array(&mut zip, "meta", e_meta, Dtype::U8, |s| {
-        (s.len() == 1)
-            .then_some(())
-            .ok_or_else(|| format!("meta has shape {} but must be 1-dimensional", Shape(s)))
-    })?;
-    debug_assert_eq!(shape.len(), 1);
-    let meta: Value = serde_json::from_slice(&meta_bytes)
-        .map_err(|e| NpzError::Meta(format!("is not valid UTF-8 JSON: {e}")))?;
+    let meta = archive.read_meta()?;
     let (model, size) = meta_model_size(&meta)?;
     let dims = dims_for_model(&model).ok_or_else(|| NpzError::UnsupportedModel(model.clone()))?;
 
     // energy fixes N.
-    let (shape, energy) = read_array(&mut zip, "energy", e_energy, Dtype::I64, |s| {
+    let (shape, energy) = archive.read("energy", Dtype::I64, |s| {
         (s.len() == 1).then_some(()).ok_or_else(|| {
             format!(
                 "energy has shape {} but must be 1-dimensional (N,)",
@@ -481,19 +557,9 @@ fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<SampleFile, 
                 .ok_or_else(|| format!("{name} has shape {} but energy has shape ({n},)", Shape(s)))
         }
     };
-    let (_, magnetization) = read_array(
-        &mut zip,
-        "magnetization",
-        e_mag,
-        Dtype::I64,
-        column("magnetization"),
-    )?;
-    let mut optional = |slot: usize, name: &'static str| match entries[slot] {
-        Some(e) => read_array(&mut zip, name, e, Dtype::I64, column(name)).map(|(_, v)| Some(v)),
-        None => Ok(None),
-    };
-    let chain = optional(3, "chain")?;
-    let sweep = optional(4, "sweep")?;
+    let (_, magnetization) = archive.read("magnetization", Dtype::I64, column("magnetization"))?;
+    let chain = archive.read_optional("chain", Dtype::I64, column("chain"))?;
+    let sweep = archive.read_optional("sweep", Dtype::I64, column("sweep"))?;
 
     let rb = SampleFile::row_bytes(size) as u64;
     let expected: Vec<u64> = if dims == 2 {
@@ -501,7 +567,7 @@ fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<SampleFile, 
     } else {
         vec![n, rb]
     };
-    let (_, spins) = read_array(&mut zip, "spins", e_spins, Dtype::U8, |s| {
+    let (_, spins) = archive.read("spins", Dtype::U8, |s| {
         (s == expected.as_slice()).then_some(()).ok_or_else(|| {
             format!(
                 "spins has shape {} but meta says model {model}, size {size}, which with N = {n} needs {}",
@@ -527,7 +593,7 @@ fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<SampleFile, 
     Ok(file)
 }
 
-fn to_i64(bytes: Vec<u8>) -> Vec<i64> {
+pub(crate) fn to_i64(bytes: Vec<u8>) -> Vec<i64> {
     bytes
         .chunks_exact(8)
         .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -535,7 +601,7 @@ fn to_i64(bytes: Vec<u8>) -> Vec<i64> {
 }
 
 /// `"model"` and `"size"` of a meta object.
-fn meta_model_size(meta: &Value) -> Result<(String, usize), NpzError> {
+pub(crate) fn meta_model_size(meta: &Value) -> Result<(String, usize), NpzError> {
     let obj = meta
         .as_object()
         .ok_or_else(|| NpzError::Meta("is not a JSON object".into()))?;
@@ -573,7 +639,7 @@ fn check_padding(spins: &[u8], dims: usize, size: usize) -> Result<(), NpzError>
 
 /// Element types the reader accepts.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Dtype {
+pub(crate) enum Dtype {
     U8,
     I64,
 }
@@ -602,7 +668,7 @@ impl Dtype {
 }
 
 /// Python-style display of a shape: `(3,)`, `(3, 4)`.
-struct Shape<'a>(&'a [u64]);
+pub(crate) struct Shape<'a>(pub(crate) &'a [u64]);
 
 impl fmt::Display for Shape<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
