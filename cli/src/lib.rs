@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod command;
 pub mod io;
+pub mod learn;
 pub mod progress;
 pub mod provenance;
 pub mod sampler;
