@@ -213,10 +213,7 @@ impl RuleFile {
     /// Checks the schema's internal consistency; the error is one sentence.
     pub fn validate(&self) -> Result<(), String> {
         if self.format != FORMAT {
-            return Err(format!(
-                "format is {:?}, expected {FORMAT:?}",
-                self.format
-            ));
+            return Err(format!("format is {:?}, expected {FORMAT:?}", self.format));
         }
         let inputs: &[&str] = match self.model.as_str() {
             "ising1d" | "ising2d" => &["spins"],
@@ -366,7 +363,10 @@ mod tests {
             (Box::new(|r| r.model = "potts".into()), "unknown model"),
             (Box::new(|r| r.input = "links".into()), "does not fit"),
             (Box::new(|r| r.visible = 5), "visible"),
-            (Box::new(|r| r.weights[0].pop().map(|_| ()).unwrap()), "weights"),
+            (
+                Box::new(|r| r.weights[0].pop().map(|_| ()).unwrap()),
+                "weights",
+            ),
             (Box::new(|r| r.weights[0][1] = f64::NAN), "non-finite"),
             (Box::new(|r| r.hidden = 2), "rows"),
             (Box::new(|r| r.bias.clear()), "bias"),
