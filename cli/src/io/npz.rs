@@ -2,7 +2,7 @@
 //!
 //! | array           | dtype   | shape                                   |
 //! |-----------------|---------|-----------------------------------------|
-//! | `spins`         | `uint8` | `(N, L, ceil(L/8))` (2D) / `(N, ceil(L/8))` (1D) |
+//! | `spins`         | `uint8` | `(N, L, ceil(L/8))` (2D) / `(N, ceil(L/8))` (1D); `(N, C, …)` with `meta.channels = C` > 1 |
 //! | `energy`        | `int64` | `(N,)`                                  |
 //! | `magnetization` | `int64` | `(N,)`                                  |
 //! | `chain`         | `int64` | `(N,)`, optional: chain of each sample  |
@@ -101,14 +101,22 @@ impl SampleFile {
         }
     }
 
-    /// Shape of the `spins` array: `[n, L, ceil(L/8)]` or `[n, ceil(L/8)]`.
+    /// Shape of the `spins` array: `[n, L, ceil(L/8)]` or `[n, ceil(L/8)]`, with a
+    /// channel axis after `n` when `meta.channels` > 1 (coarse samples of a rule with
+    /// several hidden units: `[n, C, L, ceil(L/8)]` or `[n, C, ceil(L/8)]`).
     pub fn spins_shape(&self) -> Vec<u64> {
-        let rb = Self::row_bytes(self.size) as u64;
-        if self.dims == 2 {
-            vec![self.n as u64, self.size as u64, rb]
-        } else {
-            vec![self.n as u64, rb]
-        }
+        spins_shape(self.dims, self.size, self.n as u64, self.channels())
+    }
+
+    /// Values per site: `meta.channels` (1 when absent or invalid; [`Self::validate`]
+    /// rejects invalid values).
+    pub fn channels(&self) -> usize {
+        meta_channels(&self.meta).unwrap_or(1)
+    }
+
+    /// Bytes of one sample, all channels.
+    pub fn sample_bytes(&self) -> usize {
+        Self::bytes_per_sample(self.dims, self.size).saturating_mul(self.channels())
     }
 
     /// The packed bytes of sample `i`.
@@ -117,12 +125,12 @@ impl SampleFile {
     ///
     /// If `i ≥ n` or `spins` is shorter than `n` samples (see [`Self::validate`]).
     pub fn sample(&self, i: usize) -> &[u8] {
-        let b = Self::bytes_per_sample(self.dims, self.size);
+        let b = self.sample_bytes();
         &self.spins[i * b..(i + 1) * b]
     }
 
     /// Whether the spin at row `y`, column `x` of sample `i` is up (use `y = 0`
-    /// for 1D).
+    /// for 1D; channel 0 of multi-channel files).
     ///
     /// # Panics
     ///
@@ -159,15 +167,14 @@ impl SampleFile {
                 self.dims, self.size
             )));
         }
-        let need = self
-            .n
-            .checked_mul(Self::bytes_per_sample(self.dims, self.size));
+        meta_channels(&self.meta)?;
+        let need = self.n.checked_mul(self.sample_bytes());
         if need != Some(self.spins.len()) {
             return Err(NpzError::Inconsistent(format!(
                 "spins has {} bytes but {} samples of {} bytes are needed",
                 self.spins.len(),
                 self.n,
-                Self::bytes_per_sample(self.dims, self.size)
+                self.sample_bytes()
             )));
         }
         let columns = [
@@ -188,7 +195,35 @@ impl SampleFile {
                 _ => {}
             }
         }
-        check_padding(&self.spins, self.dims, self.size)
+        check_padding(&self.spins, self.dims, self.size, self.channels())
+    }
+}
+
+/// Shape of a `spins` array (see [`SampleFile::spins_shape`]).
+fn spins_shape(dims: usize, size: usize, n: u64, channels: usize) -> Vec<u64> {
+    let rb = SampleFile::row_bytes(size) as u64;
+    let mut shape = vec![n];
+    if channels > 1 {
+        shape.push(channels as u64);
+    }
+    if dims == 2 {
+        shape.push(size as u64);
+    }
+    shape.push(rb);
+    shape
+}
+
+/// `meta.channels`: absent → 1; otherwise an integer from 1 to 8.
+pub(crate) fn meta_channels(meta: &Value) -> Result<usize, NpzError> {
+    match meta.get("channels") {
+        None => Ok(1),
+        Some(c) => c
+            .as_u64()
+            .filter(|c| (1..=8).contains(c))
+            .map(|c| c as usize)
+            .ok_or_else(|| {
+                NpzError::Meta(format!("channels must be an integer from 1 to 8, not {c}"))
+            }),
     }
 }
 
@@ -561,12 +596,7 @@ fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<SampleFile, 
     let chain = archive.read_optional("chain", Dtype::I64, column("chain"))?;
     let sweep = archive.read_optional("sweep", Dtype::I64, column("sweep"))?;
 
-    let rb = SampleFile::row_bytes(size) as u64;
-    let expected: Vec<u64> = if dims == 2 {
-        vec![n, size as u64, rb]
-    } else {
-        vec![n, rb]
-    };
+    let expected = spins_shape(dims, size, n, meta_channels(&meta)?);
     let (_, spins) = archive.read("spins", Dtype::U8, |s| {
         (s == expected.as_slice()).then_some(()).ok_or_else(|| {
             format!(
@@ -618,14 +648,14 @@ pub(crate) fn meta_model_size(meta: &Value) -> Result<(String, usize), NpzError>
     Ok((model.to_string(), size))
 }
 
-fn check_padding(spins: &[u8], dims: usize, size: usize) -> Result<(), NpzError> {
+fn check_padding(spins: &[u8], dims: usize, size: usize, channels: usize) -> Result<(), NpzError> {
     let used = size % 8;
     if used == 0 {
         return Ok(());
     }
     let mask = 0xFFu8 >> used;
     let rb = SampleFile::row_bytes(size);
-    let rows_per_sample = if dims == 2 { size } else { 1 };
+    let rows_per_sample = if dims == 2 { size } else { 1 } * channels;
     for (r, row) in spins.chunks_exact(rb).enumerate() {
         if row[rb - 1] & mask != 0 {
             return Err(NpzError::Padding {
@@ -1107,6 +1137,29 @@ mod tests {
         }
         let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
         assert_eq!(names.len(), 6);
+    }
+
+    #[test]
+    fn multi_channel_round_trip() {
+        let mut f = make(2, 5, 3);
+        f.meta["channels"] = json!(2);
+        let mut two = Vec::new();
+        for i in 0..3 {
+            let one = &f.spins[i * 5..(i + 1) * 5];
+            two.extend_from_slice(one);
+            two.extend(one.iter().map(|b| !b & 0xF8));
+        }
+        f.spins = two;
+        assert_eq!(f.spins_shape(), vec![3, 2, 5, 1]);
+        let back = read_npz_bytes(&to_bytes(&f)).unwrap();
+        assert_eq!(back, f);
+        assert_eq!(back.sample(1).len(), 10);
+        // A channel count that does not match the data is refused.
+        let mut g = f.clone();
+        g.meta["channels"] = json!(3);
+        assert!(g.validate().is_err());
+        g.meta["channels"] = json!(0);
+        assert!(g.validate().unwrap_err().to_string().contains("channels"));
     }
 
     #[test]
