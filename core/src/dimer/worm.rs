@@ -1,1 +1,532 @@
-//! (to be written)
+//! Directed-loop (worm) updates for close-packed dimers with E = v·N_∥
+//! (Sandvik & Moessner 2006; Alet et al., PRE 74, 041124 (2006)).
+//!
+//! # The move, in the "pivot" formulation
+//!
+//! 1. Pick a uniformly random site t (the *tail*; [`uniform_below`]`(L²)`, one draw). Its
+//!    dimer (t, q) becomes the *moving dimer*; t is now a monomer.
+//! 2. The moving dimer (a, q) pivots about q: it is replaced by (q, x), x one of the four
+//!    neighbours of q (directions +x, +y, −x, −y = 0, 1, 2, 3). Choosing x = a is a
+//!    *bounce*. One random `u64` per choice; each choice is one *step*.
+//! 3. If x is the tail, the loop closes: every site again touches one dimer.
+//! 4. Otherwise x now touches two dimers. If x ≠ a, its old dimer (x, r) moves next,
+//!    pivoting about r. After a bounce (x = a) the worm reverses: the *other* dimer at the
+//!    doubly occupied site a (the one placed by the previous step) moves next, pivoting
+//!    about its far end.
+//!
+//! # Exit probabilities
+//!
+//! The four configurations reachable at a pivot q are the same whatever the entry, so the
+//! directed-loop equations apply. Their weights are W_x = exp(−β v n_x), where n_x ∈
+//! {0, 1, 2} counts the two plaquettes beside the link (q, x) whose opposite (parallel)
+//! link is occupied; the moving dimer is never such a link. With a_xy = W_x P(y | x) the
+//! equations are a_xy = a_yx ≥ 0 and Σ_y a_xy = W_x.
+//!
+//! * [`Exits::HeatBath`]: P(y | x) = W_y / Σ W (bounces allowed; 1/4 each at v = 0).
+//! * [`Exits::MinimalBounce`]: a symmetric solution of least total bounce Σ_x a_xx, in
+//!   closed form ([`exit_matrix`]). Sort W₁ ≥ W₂ ≥ W₃ ≥ W₄, S = Σ W:
+//!   - W₁ > W₂ + W₃ + W₄: only the largest bounces, a₁₁ = W₁ − W₂ − W₃ − W₄, a₁ⱼ = Wⱼ,
+//!     all other entries 0 (the least possible bounce: row 1 can send at most
+//!     W₂ + W₃ + W₄ elsewhere);
+//!   - else if W₃ + W₄ ≥ S/3: a_xy = (W_x + W_y)/2 − S/6 for x ≠ y, no bounce (1/3 to
+//!     each non-bounce exit at v = 0);
+//!   - else: no bounce, a₃₄ = 0, a₁₂ = (W₁ + W₂ − W₃ − W₄)/2, and for j ∈ {3, 4}
+//!     a₁ⱼ = Wⱼ (W₁ − W₂ + W₃ + W₄) / (2(W₃ + W₄)), a₂ⱼ = Wⱼ (W₂ − W₁ + W₃ + W₄) / (2(W₃ + W₄)).
+//!
+//! The probabilities are built once (libm `exp`) and stored as 63-bit fixed-point
+//! cumulative thresholds for each (n-pattern, entry): 81 patterns n₀ + 3n₁ + 9n₂ + 27n₃
+//! × 4 entries. A step draws r = `next_u64() >> 1` and takes the exit
+//! [r ≥ c₀] + [r ≥ c₁] + [r ≥ c₂]. Zero probabilities are exactly zero (empty intervals).
+//!
+//! # Pathological parameters
+//!
+//! β|v| is limited to [`MAX_BETA_V`] = 16: beyond it the smallest exit probabilities
+//! (≈ e^{−2β|v|}) approach the 2⁻⁶³ resolution of the thresholds and detailed balance
+//! would be lost to rounding. Within the limit, loops can still be very long deep in the
+//! columnar phase (v < 0, low T). [`Worm::run_capped`] bounds a loop at `cap` steps: a
+//! loop that has not closed by then is undone completely (from a caller-owned backup) and
+//! counted as a rejected move. A loop and its reverse have the same length, so rejecting
+//! every loop longer than `cap` keeps detailed balance.
+//!
+//! # Sweeps
+//!
+//! Measure after a *fixed* number of worms, never after "worms until Σ steps ≥ L²": that
+//! stopping time depends on the loop lengths and biases the measured states. Get the
+//! number once with [`Worm::calibrate`] (round(L² / mean steps per worm)) and keep it.
+//!
+//! # Validity
+//!
+//! The planes must be a valid covering ([`Torus::validate`]). The worm checks every site
+//! it touches and returns [`Error::InvalidParameter`] when one does not hold exactly one
+//! dimer (the planes are then left in an unspecified state); it never panics.
+
+use super::lattice::{Torus, bit};
+use crate::error::{Error, check_len};
+use crate::rng::Xoshiro256PlusPlus;
+use rand_core::Rng;
+
+/// Largest β|v| accepted by [`Worm::new`] (see the module docs).
+pub const MAX_BETA_V: f64 = 16.0;
+
+/// Number of n-patterns: n_x ∈ {0, 1, 2} for each of the 4 exits.
+pub const PATTERNS: usize = 81;
+
+/// One in fixed point: thresholds are out of 2⁶³.
+pub const ONE: u64 = 1 << 63;
+
+/// How the exit of each pivot is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exits {
+    /// P(y | x) = W_y / Σ W.
+    HeatBath,
+    /// The symmetric solution of least total bounce (closed form, see the module docs).
+    MinimalBounce,
+}
+
+/// The n-values (n₀, n₁, n₂, n₃) of pattern `p` (p = n₀ + 3n₁ + 9n₂ + 27n₃).
+pub fn pattern_ns(p: usize) -> [u32; 4] {
+    [
+        (p % 3) as u32,
+        (p / 3 % 3) as u32,
+        (p / 9 % 3) as u32,
+        (p / 27 % 3) as u32,
+    ]
+}
+
+/// The directed-loop matrix a_xy (row = entry x, column = exit y) for weights `w` (all
+/// finite and > 0): symmetric, non-negative, row sums w_x. See the module docs.
+pub fn exit_matrix(exits: Exits, w: [f64; 4]) -> [[f64; 4]; 4] {
+    let s: f64 = w.iter().sum();
+    let mut a = [[0.0f64; 4]; 4];
+    match exits {
+        Exits::HeatBath => {
+            for x in 0..4 {
+                for y in 0..4 {
+                    a[x][y] = w[x] * w[y] / s;
+                }
+            }
+        }
+        Exits::MinimalBounce => {
+            // Sort indices by decreasing weight (stable, so ties keep direction order).
+            let mut o = [0usize, 1, 2, 3];
+            for i in 1..4 {
+                let mut j = i;
+                while j > 0 && w[o[j - 1]] < w[o[j]] {
+                    o.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+            let [w1, w2, w3, w4] = [w[o[0]], w[o[1]], w[o[2]], w[o[3]]];
+            if w1 > w2 + w3 + w4 {
+                a[o[0]][o[0]] = w1 - w2 - w3 - w4;
+                for &j in &o[1..] {
+                    a[o[0]][j] = w[j];
+                    a[j][o[0]] = w[j];
+                }
+            } else if 3.0 * (w3 + w4) >= s {
+                // 6 a_xy = 2 w_x + 2 w_y − w_u − w_z ({u, z} the other two), summed as
+                // 2·min + (max − w_u) + (max − w_z) so that equal weights cancel exactly
+                // (P(y | x) = a_xy / w_x stays accurate for a small w_x).
+                for x in 0..4 {
+                    for y in 0..4 {
+                        if x != y {
+                            let (lo, hi) = (w[x].min(w[y]), w[x].max(w[y]));
+                            let mut rest = (0..4).filter(|&k| k != x && k != y);
+                            let (u, z) = (rest.next().unwrap_or(0), rest.next().unwrap_or(0));
+                            a[x][y] = ((2.0 * lo + (hi - w[u]) + (hi - w[z])) / 6.0).max(0.0);
+                        }
+                    }
+                }
+            } else {
+                let a12 = (w1 + w2 - w3 - w4) / 2.0;
+                a[o[0]][o[1]] = a12;
+                a[o[1]][o[0]] = a12;
+                let r1 = (w1 - w2 + w3 + w4) / (2.0 * (w3 + w4));
+                let r2 = ((w2 - w1 + w3 + w4) / (2.0 * (w3 + w4))).max(0.0);
+                for &j in &o[2..] {
+                    a[o[0]][j] = w[j] * r1;
+                    a[j][o[0]] = w[j] * r1;
+                    a[o[1]][j] = w[j] * r2;
+                    a[j][o[1]] = w[j] * r2;
+                }
+            }
+        }
+    }
+    a
+}
+
+/// 63-bit fixed-point cumulative thresholds for the exit probabilities `p` (Σ p = 1):
+/// exit k is taken for r ∈ [c_{k−1}, c_k) with c_{−1} = 0 and c₃ = 2⁶³ (stored). Exits
+/// of probability exactly 0 get empty intervals.
+pub fn thresholds(p: [f64; 4]) -> [u64; 4] {
+    let last_nonzero = (0..4).rev().find(|&k| p[k] > 0.0).unwrap_or(3);
+    let mut c = [0u64; 4];
+    let mut cum = 0.0f64;
+    let mut prev = 0u64;
+    for k in 0..4 {
+        cum += p[k];
+        c[k] = if k >= last_nonzero {
+            ONE
+        } else if p[k] <= 0.0 {
+            prev
+        } else {
+            // as u64 saturates; clamp keeps the thresholds monotone.
+            (libm::round(cum * ONE as f64) as u64).clamp(prev, ONE)
+        };
+        prev = c[k];
+    }
+    c
+}
+
+/// Exit thresholds for all (pattern, entry) pairs of one (v, T, exits) choice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExitTable {
+    c: [[[u64; 4]; 4]; PATTERNS],
+}
+
+impl ExitTable {
+    /// Build the table for weights W_x = exp(−`beta_v`·n_x).
+    pub fn new(beta_v: f64, exits: Exits) -> ExitTable {
+        let mut c = [[[0u64; 4]; 4]; PATTERNS];
+        for (p, row) in c.iter_mut().enumerate() {
+            let n = pattern_ns(p);
+            let w = n.map(|n| libm::exp(-beta_v * n as f64));
+            let a = exit_matrix(exits, w);
+            for e in 0..4 {
+                row[e] = thresholds(a[e].map(|a| a / w[e]));
+            }
+        }
+        ExitTable { c }
+    }
+
+    /// The cumulative thresholds (out of [`ONE`]) for pattern `p` and entry direction `e`
+    /// (the direction from the pivot to the moving dimer's other end). Indices are taken
+    /// modulo 81 and 4.
+    pub fn thresholds(&self, p: usize, e: usize) -> [u64; 4] {
+        self.c[p % PATTERNS][e % 4]
+    }
+
+    /// The exit (0..4) that a draw `r < 2⁶³` selects for pattern `p` and entry `e`.
+    #[inline(always)]
+    pub(crate) fn exit(&self, p: usize, e: usize, r: u64) -> usize {
+        let c = &self.c[p][e];
+        (r >= c[0]) as usize + (r >= c[1]) as usize + (r >= c[2]) as usize
+    }
+}
+
+/// The outcome of a step-capped worm ([`Worm::run_capped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WormOutcome {
+    /// The loop closed after `steps` steps (≤ cap); the move is applied.
+    Closed {
+        /// Pivot choices made.
+        steps: u64,
+    },
+    /// The loop had not closed after `cap` steps; the configuration was restored.
+    Rejected {
+        /// Pivot choices made (= cap).
+        steps: u64,
+    },
+}
+
+/// A directed-loop updater for one (L, v, T, exits) choice. See the module docs.
+///
+/// ```
+/// use rsmi_core::dimer::lattice::Torus;
+/// use rsmi_core::dimer::worm::{Exits, Worm};
+/// use rsmi_core::rng::stream;
+///
+/// # fn main() -> Result<(), rsmi_core::Error> {
+/// let torus = Torus::new(8)?;
+/// let worm = Worm::new(torus, -1.0, 0.65, Exits::HeatBath)?;
+/// let (mut h, mut v) = ([0u64; 1], [0u64; 1]);
+/// let mut rng = stream(7, 0, 0);
+/// worm.randomise(&mut h, &mut v, &mut rng, 100)?; // columnar start + 100 worms
+/// let per_sweep = worm.calibrate(&mut h, &mut v, &mut rng, 100)?;
+/// worm.run_many(&mut h, &mut v, &mut rng, 10 * per_sweep)?; // 10 loop sweeps
+/// torus.validate(&h, &v)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worm {
+    torus: Torus,
+    v: f64,
+    beta: f64,
+    exits: Exits,
+    interacting: bool,
+    start_threshold: u64,
+    recip_l: u64,
+    table: ExitTable,
+}
+
+impl Worm {
+    /// A worm for E = `v`·N_∥ at `temperature`. At `v` = 0 the temperature is ignored
+    /// (uniform measure); otherwise it must be finite and > 0, and β|v| ≤ [`MAX_BETA_V`].
+    pub fn new(torus: Torus, v: f64, temperature: f64, exits: Exits) -> Result<Worm, Error> {
+        if !v.is_finite() {
+            return Err(Error::InvalidParameter(
+                "dimer interaction v must be finite",
+            ));
+        }
+        let beta = if v == 0.0 {
+            0.0
+        } else {
+            if !(temperature.is_finite() && temperature > 0.0) {
+                return Err(Error::InvalidTemperature);
+            }
+            1.0 / temperature
+        };
+        let beta_v = beta * v;
+        if beta_v.is_nan() || beta_v.abs() > MAX_BETA_V {
+            return Err(Error::InvalidParameter(
+                "|v|/T exceeds 16: exit probabilities below the 2^-63 resolution (raise T)",
+            ));
+        }
+        Ok(Worm {
+            torus,
+            v,
+            beta,
+            exits,
+            interacting: v != 0.0,
+            start_threshold: (torus.sites() as u64).wrapping_neg() % torus.sites() as u64,
+            recip_l: u64::MAX / torus.l() as u64 + 1,
+            table: ExitTable::new(beta_v, exits),
+        })
+    }
+
+    /// The lattice.
+    pub fn torus(&self) -> Torus {
+        self.torus
+    }
+    /// The interaction v.
+    pub fn interaction(&self) -> f64 {
+        self.v
+    }
+    /// β = 1/T (0 when v = 0).
+    pub fn beta(&self) -> f64 {
+        self.beta
+    }
+    /// The exit rule.
+    pub fn exits(&self) -> Exits {
+        self.exits
+    }
+    /// Whether exits depend on the neighbourhood (v ≠ 0). At v = 0 every pivot uses
+    /// pattern 0.
+    pub fn interacting(&self) -> bool {
+        self.interacting
+    }
+    /// The exit thresholds.
+    pub fn table(&self) -> &ExitTable {
+        &self.table
+    }
+
+    /// One worm (until the loop closes). Returns its number of steps.
+    pub fn run(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<u64, Error> {
+        self.torus.check_planes(h, v)?;
+        self.dispatch(h, v, rng, u64::MAX).map(|(s, _)| s)
+    }
+
+    /// `worms` worms; returns the total number of steps.
+    pub fn run_many(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        rng: &mut Xoshiro256PlusPlus,
+        worms: u64,
+    ) -> Result<u64, Error> {
+        self.torus.check_planes(h, v)?;
+        let mut steps = 0u64;
+        for _ in 0..worms {
+            steps = steps.saturating_add(self.dispatch(h, v, rng, u64::MAX)?.0);
+        }
+        Ok(steps)
+    }
+
+    /// One worm of at most `cap` ≥ 1 steps. `backup` (2 × [`Torus::plane_words`] words,
+    /// any content) receives a copy of the planes first; if the loop has not closed after
+    /// `cap` steps, the planes are restored from it and the move is rejected.
+    pub fn run_capped(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        backup: &mut [u64],
+        cap: u64,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<WormOutcome, Error> {
+        self.torus.check_planes(h, v)?;
+        let pw = self.torus.plane_words();
+        check_len("backup", 2 * pw, backup.len())?;
+        if cap == 0 {
+            return Err(Error::InvalidParameter("worm step cap must be at least 1"));
+        }
+        backup[..pw].copy_from_slice(h);
+        backup[pw..].copy_from_slice(v);
+        let (steps, closed) = self.dispatch(h, v, rng, cap)?;
+        if closed {
+            Ok(WormOutcome::Closed { steps })
+        } else {
+            h.copy_from_slice(&backup[..pw]);
+            v.copy_from_slice(&backup[pw..]);
+            Ok(WormOutcome::Rejected { steps })
+        }
+    }
+
+    /// Run `worms` ≥ 1 worms and return the number of worms per loop sweep,
+    /// max(1, round(L² · worms / total steps)). Use the result unchanged for the whole
+    /// run (see the module docs); the worms themselves are valid updates (warm-up).
+    pub fn calibrate(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        rng: &mut Xoshiro256PlusPlus,
+        worms: u64,
+    ) -> Result<u64, Error> {
+        if worms == 0 {
+            return Err(Error::InvalidParameter(
+                "calibration needs at least one worm",
+            ));
+        }
+        let steps = self.run_many(h, v, rng, worms)?;
+        let per_sweep = libm::round(self.torus.sites() as f64 * worms as f64 / steps.max(1) as f64);
+        Ok((per_sweep as u64).max(1))
+    }
+
+    /// Write the columnar start ([`Torus::columnar`]) and run `worms` worms from it.
+    /// Returns their total number of steps.
+    pub fn randomise(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        rng: &mut Xoshiro256PlusPlus,
+        worms: u64,
+    ) -> Result<u64, Error> {
+        self.torus.columnar(h, v)?;
+        self.run_many(h, v, rng, worms)
+    }
+
+    #[inline]
+    fn dispatch(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        rng: &mut Xoshiro256PlusPlus,
+        cap: u64,
+    ) -> Result<(u64, bool), Error> {
+        if self.interacting {
+            self.worm::<true>(h, v, rng, cap)
+        } else {
+            self.worm::<false>(h, v, rng, cap)
+        }
+    }
+
+    /// The worm loop. Returns (steps, closed). Lengths are checked by the callers.
+    ///
+    /// Branch-free bookkeeping: a bounce (exit k = entry e) toggles the same link twice
+    /// (no change), and the site x = a then still holds two dimers, the one to q
+    /// (direction k ^ 2) and the one placed before; removing the former from x's mask
+    /// leaves the latter, exactly the dimer that must move next. So bounce and
+    /// non-bounce share one update, and directions are applied through small offset
+    /// tables instead of branches.
+    #[inline(always)]
+    fn worm<const INTERACTING: bool>(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        rng: &mut Xoshiro256PlusPlus,
+        cap: u64,
+    ) -> Result<(u64, bool), Error> {
+        const BAD: Error = Error::InvalidParameter(
+            "dimer planes are not a close-packed covering (found by the worm)",
+        );
+        let l = self.torus.l() as u32;
+        let lu = l as usize;
+        // (x + off) mod L for off < L.
+        let wrap = |x: u32, off: u32| {
+            let s = x + off;
+            if s >= l { s - l } else { s }
+        };
+        let idx = |x: u32, y: u32| y as usize * lu + x as usize;
+        // Neighbour offsets for directions 0: +x, 1: +y, 2: −x, 3: −y.
+        let ndx = [1, 0, l - 1, 0];
+        let ndy = [0, 1, 0, l - 1];
+        // The link of (x, y) in direction d sits at (x, y) shifted by these offsets, in
+        // plane h (d even) or v (d odd).
+        let ldx = [0, 0, l - 1, 0];
+        let ldy = [0, 0, 0, l - 1];
+        let flip = |h: &mut [u64], v: &mut [u64], x: u32, y: u32, d: usize| {
+            let i = idx(wrap(x, ldx[d]), wrap(y, ldy[d]));
+            let m = 1u64 << (i & 63);
+            let odd = (d & 1) as u64;
+            h[i >> 6] ^= m & odd.wrapping_sub(1);
+            v[i >> 6] ^= m & odd.wrapping_neg();
+        };
+        // Occupied links of (x, y) as a 4-bit mask, bit d = link in direction d.
+        let mask = |h: &[u64], v: &[u64], x: u32, y: u32| -> u32 {
+            let i = idx(x, y);
+            bit(h, i) as u32
+                | (bit(v, i) as u32) << 1
+                | (bit(h, idx(wrap(x, l - 1), y)) as u32) << 2
+                | (bit(v, idx(x, wrap(y, l - 1))) as u32) << 3
+        };
+
+        // uniform_below(rng, L²) with its rejection threshold precomputed (same draws).
+        let n = self.torus.sites() as u64;
+        let t = loop {
+            let m = (rng.next_u64() as u128) * (n as u128);
+            if (m as u64) >= self.start_threshold {
+                break (m >> 64) as u32;
+            }
+        };
+        // t / L by a 64-bit reciprocal (exact for t < 2^30, L ≥ 2).
+        let ty = ((t as u128 * self.recip_l as u128) >> 64) as u32;
+        let tx = t - ty * l;
+        let m0 = mask(h, v, tx, ty);
+        if m0.count_ones() != 1 {
+            return Err(BAD);
+        }
+        let d0 = m0.trailing_zeros() as usize;
+        // Pivot q, entry direction e (from q to the other end of the moving dimer).
+        let (mut qx, mut qy) = (wrap(tx, ndx[d0]), wrap(ty, ndy[d0]));
+        let mut e = d0 ^ 2;
+        let mut steps = 0u64;
+        loop {
+            if steps == cap {
+                return Ok((steps, false));
+            }
+            let p = if INTERACTING {
+                let (xl, xr, yd, yu) = (wrap(qx, l - 1), wrap(qx, 1), wrap(qy, l - 1), wrap(qy, 1));
+                let n0 = bit(h, idx(qx, yu)) as usize + bit(h, idx(qx, yd)) as usize;
+                let n1 = bit(v, idx(xr, qy)) as usize + bit(v, idx(xl, qy)) as usize;
+                let n2 = bit(h, idx(xl, yu)) as usize + bit(h, idx(xl, yd)) as usize;
+                let n3 = bit(v, idx(xr, yd)) as usize + bit(v, idx(xl, yd)) as usize;
+                n0 + 3 * n1 + 9 * n2 + 27 * n3
+            } else {
+                0
+            };
+            let k = self.table.exit(p, e, rng.next_u64() >> 1);
+            steps += 1;
+            let (x, y) = (wrap(qx, ndx[k]), wrap(qy, ndy[k]));
+            // The dimer of x other than (q, x) (direction k ^ 2 from x) moves next; after
+            // a bounce (x = a) that is the dimer placed before. Read before the flips:
+            // they only touch links of q, and the link (q, x) is masked out.
+            let old = mask(h, v, x, y) & !(1 << (k ^ 2));
+            flip(h, v, qx, qy, e);
+            flip(h, v, qx, qy, k);
+            if x == tx && y == ty {
+                return Ok((steps, true));
+            }
+            if old.count_ones() != 1 {
+                return Err(BAD);
+            }
+            let od = old.trailing_zeros() as usize & 3;
+            (qx, qy) = (wrap(x, ndx[od]), wrap(y, ndy[od]));
+            e = od ^ 2;
+        }
+    }
+}
