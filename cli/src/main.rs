@@ -1,7 +1,7 @@
 //! `rsmi`: parse the command line and dispatch; all logic lives in the library.
 
 use clap::{Parser, Subcommand};
-use rsmi_cli::command::{IsingModel, bench, sample};
+use rsmi_cli::command::{IsingModel, bench, sample, sample_dimer};
 use std::process::ExitCode;
 
 /// rsmi: information-theoretic real-space renormalization group toolkit.
@@ -28,6 +28,9 @@ enum SampleModel {
     Ising2d(sample::SampleArgs),
     /// 1D Ising model on a ring of L sites.
     Ising1d(sample::SampleArgs),
+    /// Close-packed dimers on the L×L torus (directed loops; optional interaction and
+    /// noise decoration).
+    Dimer(sample_dimer::DimerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
             ..a.clone()
         })
         .map(|_| ()),
+        Command::Sample(SampleModel::Dimer(a)) => sample_dimer::run(a).map(|_| ()),
         Command::Bench(BenchModel::Ising2d(a)) => bench::run(&bench::BenchArgs {
             model: IsingModel::Ising2d,
             ..a.clone()

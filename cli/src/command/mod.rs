@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod sample;
+pub mod sample_dimer;
 
 /// Which Ising model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,8 +2,10 @@
 //!
 //! * [`atomic`]: write-to-temporary-then-rename output, with up-front checks.
 //! * [`npz`]: the sample file format (NumPy `.npz`, bit-packed spins).
+//! * [`dimer_npz`]: the dimer sample file format (link occupations, decorated arrays).
 
 pub mod atomic;
+pub mod dimer_npz;
 pub mod npz;
 
 #[cfg(test)]

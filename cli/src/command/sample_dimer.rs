@@ -1,0 +1,434 @@
+//! `rsmi sample dimer`: close-packed dimers on the L×L torus by directed loops, written
+//! as `.npz` (format in [`crate::io::dimer_npz`]).
+//!
+//! The samples come from [`MAX_JOBS`] (or fewer) independent chains, each a single
+//! lattice updated by worms (directed loops are data-dependent and cannot be bit-sliced;
+//! they are parallel over chains instead). Time is counted in *loop sweeps*: a fixed
+//! number of worms per sweep, calibrated per chain after a warm-up as L² / (mean worm
+//! length), so that on average every site is visited once per sweep. A fixed count,
+//! rather than "worms until L² steps", keeps the measurement times independent of the
+//! worm lengths (a stopping rule that depends on them biases the samples).
+
+use crate::io::atomic::check_output_path;
+use crate::io::dimer_npz::{DimerFile, MODEL, write_dimer_npz};
+use crate::progress::Progress;
+use crate::provenance;
+use crate::sampler::{MAX_JOBS, Plan};
+use crate::stats::{self, Estimate};
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+use rsmi_core::dimer::{
+    decorated,
+    lattice::Torus,
+    observables,
+    worm::{Exits, Worm},
+};
+use rsmi_core::rng::{STREAM_SCHEME, Xoshiro256PlusPlus, stream};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Noise decoration of the output (ALGORITHM.md §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decorate {
+    /// No decorated array.
+    None,
+    /// Random vertex bits; each face bit an exact copy of its vertex bit.
+    Paired,
+    /// Independent random vertex and face bits.
+    Independent,
+}
+
+impl Decorate {
+    fn name(self) -> &'static str {
+        match self {
+            Decorate::None => "none",
+            Decorate::Paired => "paired",
+            Decorate::Independent => "independent",
+        }
+    }
+}
+
+/// Exit probabilities of the directed loops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExitsArg {
+    /// Heat bath: exit x with probability W_x / Σ W (bounces allowed).
+    HeatBath,
+    /// A symmetric solution of the directed-loop equations with minimal bounce.
+    MinimalBounce,
+}
+
+/// Arguments of `rsmi sample dimer`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+The .npz holds links (uint8, (N, 2, L, L): links[n,0,y,x] = h(x,y), a dimer on \
+(x,y)-(x+1,y); links[n,1,y,x] = v(x,y), a dimer on (x,y)-(x,y+1)), winding (int64, (N, 2): \
+W_x, W_y), chain and sweep (int64), with --decorate also decorated (uint8, (N, 2L, 2L), \
+ALGORITHM.md §3.3: vertex noise bits on even-even entries, face noise bits on odd-odd, \
+links in between), and meta (UTF-8 JSON bytes).
+
+Interacting model: E = v * N_par, N_par = plaquettes holding two parallel dimers \
+(v = -1 aligning; Kosterlitz-Thouless transition near T = 0.65).
+
+REPRODUCIBILITY: the samples depend only on the size, interaction, temperature, exits, \
+samples, burn-in, thin, decorate and seed; never on --threads.")]
+pub struct DimerArgs {
+    /// Linear size L (sites per side; even, at least 4).
+    #[arg(long)]
+    pub size: usize,
+    /// Number of samples.
+    #[arg(long)]
+    pub samples: usize,
+    /// Master seed of the random streams.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file (.npz).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Interaction v of E = v * N_par (0: uniform measure over coverings).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub interaction: f64,
+    /// Temperature (required when the interaction is not zero).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Loop sweeps before the first sample of each chain.
+    #[arg(long, default_value_t = 200)]
+    pub burn_in: u64,
+    /// Loop sweeps between the samples of one chain.
+    #[arg(long, default_value_t = 2)]
+    pub thin: u64,
+    /// Noise decoration stored beside the links.
+    #[arg(long, value_enum, default_value = "none")]
+    pub decorate: Decorate,
+    /// Exit probabilities of the directed loops.
+    #[arg(long, value_enum, default_value = "heat-bath")]
+    pub exits: ExitsArg,
+    /// Worker threads [default: all cores]. Does not change the results.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print a JSON summary object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Warm-up worms before calibration: covering sweeps of "worms until L² steps" (the
+/// samples of this phase are discarded, so the stopping rule does no harm here).
+pub const DIMER_WARMUP: u64 = 10;
+/// Covering sweeps over which the mean worm length is measured.
+pub const DIMER_CALIBRATION: u64 = 20;
+
+/// Largest supported L (the output holds 2L² bytes per sample).
+pub const MAX_SIZE: usize = 4096;
+
+fn validate(args: &DimerArgs) -> Result<()> {
+    if args.size < 4 || args.size % 2 != 0 || args.size > MAX_SIZE {
+        bail!(
+            "--size must be an even number between 4 and {MAX_SIZE} (got {}): close-packed \
+             dimers need an even torus",
+            args.size
+        );
+    }
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    if !args.interaction.is_finite() {
+        bail!("--interaction must be a finite number (got {})", args.interaction);
+    }
+    match args.temperature {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            bail!("--temperature must be a finite number greater than zero (got {t})")
+        }
+        None if args.interaction != 0.0 => {
+            bail!(
+                "--temperature is required when --interaction is not zero (got --interaction {})",
+                args.interaction
+            )
+        }
+        _ => {}
+    }
+    if args.thin == 0 {
+        bail!("--thin must be at least 1 loop sweep");
+    }
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let per = DimerFile::link_bytes(args.size)
+        + if args.decorate == Decorate::None {
+            0
+        } else {
+            DimerFile::decorated_bytes(args.size)
+        };
+    let bytes = per as u128 * args.samples as u128;
+    if bytes > 64 << 30 {
+        bail!("the output would hold {bytes} bytes (over 64 GiB); ask for fewer samples");
+    }
+    Ok(())
+}
+
+/// Stream job id of chain `c`: a hash of (v, T) in the high bits, so that runs at
+/// different parameters never share random numbers.
+fn stream_job(v: f64, t: f64, c: usize) -> u64 {
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let h = mix(v.to_bits() ^ mix(t.to_bits() ^ 0x4449_4d45_52));
+    (h & !0xffff_ffff) | c as u64
+}
+
+/// One chain's output, chain-major.
+#[derive(Debug, Default)]
+struct ChainOut {
+    links: Vec<u8>,
+    decorated: Vec<u8>,
+    winding: Vec<i64>,
+    sweep: Vec<i64>,
+    flippable: Vec<f64>,
+    n_parallel: Vec<f64>,
+    steps: u64,
+    worms_per_sweep: u64,
+}
+
+struct Setup {
+    torus: Torus,
+    worm: Worm,
+    temperature: f64,
+}
+
+fn run_chain(
+    args: &DimerArgs,
+    s: &Setup,
+    c: usize,
+    owned: usize,
+    progress: &Progress,
+    done: &std::sync::atomic::AtomicU64,
+) -> Result<ChainOut> {
+    let torus = s.torus;
+    let words = torus.plane_words();
+    let l2 = (args.size * args.size) as u64;
+    let job = stream_job(args.interaction, s.temperature, c);
+    let mut rng: Xoshiro256PlusPlus = stream(args.seed, job, 0);
+    let mut noise_rng: Xoshiro256PlusPlus = stream(args.seed, job, 1);
+    let (mut h, mut v) = (vec![0u64; words], vec![0u64; words]);
+    torus.columnar(&mut h, &mut v)?;
+    let mut out = ChainOut::default();
+    // Warm-up with covering sweeps, then calibrate a fixed number of worms per sweep.
+    for _ in 0..DIMER_WARMUP {
+        let mut steps = 0;
+        while steps < l2 {
+            steps += s.worm.run(&mut h, &mut v, &mut rng)?;
+        }
+        out.steps += steps;
+    }
+    let (mut steps, mut worms) = (0u64, 0u64);
+    while steps < DIMER_CALIBRATION * l2 {
+        steps += s.worm.run(&mut h, &mut v, &mut rng)?;
+        worms += 1;
+    }
+    out.steps += steps;
+    let per_sweep = ((l2 * worms) as f64 / steps as f64).round().max(1.0) as u64;
+    out.worms_per_sweep = per_sweep;
+    let (mut vertex, mut face) = (vec![0u64; words], vec![0u64; words]);
+    let link_bytes = DimerFile::link_bytes(args.size);
+    let dec_bytes = DimerFile::decorated_bytes(args.size);
+    out.links = vec![0; owned * link_bytes];
+    if args.decorate != Decorate::None {
+        out.decorated = vec![0; owned * dec_bytes];
+    }
+    let total = args.burn_in + owned as u64 * args.thin;
+    let mut t = 0usize;
+    for sweep in 1..=total {
+        for _ in 0..per_sweep {
+            out.steps += s.worm.run(&mut h, &mut v, &mut rng)?;
+        }
+        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if sweep % 16 == 0 {
+            progress.set(done.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        if sweep <= args.burn_in || (sweep - args.burn_in) % args.thin != 0 {
+            continue;
+        }
+        decorated::write_links(torus, &h, &v, &mut out.links[t * link_bytes..(t + 1) * link_bytes])?;
+        if args.decorate != Decorate::None {
+            random_plane(torus, &mut noise_rng, &mut vertex);
+            match args.decorate {
+                Decorate::Paired => face.copy_from_slice(&vertex),
+                _ => random_plane(torus, &mut noise_rng, &mut face),
+            }
+            decorated::write_decorated(
+                torus,
+                &h,
+                &v,
+                &vertex,
+                &face,
+                &mut out.decorated[t * dec_bytes..(t + 1) * dec_bytes],
+            )?;
+        }
+        let (wx, wy) = observables::winding(torus, &h, &v)?;
+        out.winding.extend([wx, wy]);
+        out.sweep.push(sweep as i64);
+        out.flippable
+            .push(observables::flippable_plaquettes(torus, &h, &v)? as f64 / l2 as f64);
+        out.n_parallel
+            .push(torus.n_parallel(&h, &v)? as f64);
+        t += 1;
+    }
+    Ok(out)
+}
+
+/// Random bits for every site of a plane (padding bits stay zero).
+fn random_plane(torus: Torus, rng: &mut Xoshiro256PlusPlus, plane: &mut [u64]) {
+    use rsmi_core::rng::Rng;
+    let sites = torus.sites();
+    for (k, w) in plane.iter_mut().enumerate() {
+        let r = rng.next_u64();
+        let used = sites.saturating_sub(64 * k).min(64);
+        *w = if used == 64 { r } else { r & ((1u64 << used) - 1) };
+    }
+}
+
+fn estimate_json(e: &Estimate) -> Value {
+    let f = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
+    json!({"mean": f(e.mean), "err": f(e.err), "tau_int": f(e.tau_int), "bin_size": e.bin_size})
+}
+
+/// Run `rsmi sample dimer`; returns the JSON summary.
+pub fn run(args: &DimerArgs) -> Result<Value> {
+    validate(args)?;
+    check_output_path(&args.out, args.force)?;
+    let torus = Torus::new(args.size).map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size))?;
+    let temperature = args.temperature.unwrap_or(f64::INFINITY);
+    let exits = match args.exits {
+        ExitsArg::HeatBath => Exits::HeatBath,
+        ExitsArg::MinimalBounce => Exits::MinimalBounce,
+    };
+    let worm = Worm::new(torus, args.interaction, temperature, exits)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = Plan::new(args.samples, 1);
+    let setup = Setup {
+        torus,
+        worm,
+        temperature,
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("could not start the worker threads")?;
+    let m = plan.measurements;
+    let total_sweeps = (args.burn_in + m as u64 * args.thin) * plan.jobs as u64;
+    let progress = Progress::new(total_sweeps, "dimer ");
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    let chains: Vec<ChainOut> = pool.install(|| {
+        (0..plan.jobs)
+            .into_par_iter()
+            .map(|c| {
+                let owned = m.min(args.samples - c * m);
+                run_chain(args, &setup, c, owned, &progress, &done)
+            })
+            .collect::<Result<_>>()
+    })?;
+    progress.finish();
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let mut file = DimerFile {
+        size: args.size,
+        n: args.samples,
+        links: Vec::new(),
+        decorated: (args.decorate != Decorate::None).then(Vec::new),
+        winding: Vec::new(),
+        chain: Some(Vec::new()),
+        sweep: Some(Vec::new()),
+        meta: Value::Null,
+    };
+    let (mut flippable, mut n_parallel, mut wx2) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, ch) in chains.iter().enumerate() {
+        file.links.extend_from_slice(&ch.links);
+        if let Some(d) = file.decorated.as_mut() {
+            d.extend_from_slice(&ch.decorated);
+        }
+        file.winding.extend_from_slice(&ch.winding);
+        if let Some(cs) = file.chain.as_mut() {
+            cs.extend(std::iter::repeat_n(c as i64, ch.sweep.len()));
+        }
+        if let Some(s) = file.sweep.as_mut() {
+            s.extend_from_slice(&ch.sweep);
+        }
+        flippable.extend_from_slice(&ch.flippable);
+        n_parallel.extend_from_slice(&ch.n_parallel);
+        wx2.extend(ch.winding.chunks_exact(2).map(|w| (w[0] * w[0]) as f64));
+    }
+    // Error analysis over the chains with a complete series.
+    let full = (args.samples / m).max(1);
+    let used = if args.samples >= m { full * m } else { args.samples };
+    let chains_used = if args.samples >= m { full } else { 1 };
+    let est = |d: &[f64]| stats::binned(&d[..used], chains_used).map_err(anyhow::Error::from);
+    let observables = json!({
+        "flippable": estimate_json(&est(&flippable)?),
+        "n_parallel": estimate_json(&est(&n_parallel)?),
+        "winding_x2": estimate_json(&est(&wx2)?),
+        "chains_analysed": chains_used,
+        "samples_analysed": used,
+        "tau_unit": "measurements (thin loop sweeps each)",
+        "definitions": "flippable = plaquettes holding two parallel dimers / L^2; n_parallel = N_par (total, E = v * N_par); winding_x2 = W_x^2",
+    });
+    let steps: u64 = chains.iter().map(|c| c.steps).sum();
+    let config = json!({
+        "model": MODEL,
+        "size": args.size,
+        "interaction": args.interaction,
+        "temperature": args.temperature,
+        "exits": match args.exits { ExitsArg::HeatBath => "heat-bath", ExitsArg::MinimalBounce => "minimal-bounce" },
+        "samples": args.samples,
+        "burn_in": args.burn_in,
+        "thin": args.thin,
+        "seed": args.seed,
+        "decorate": args.decorate.name(),
+        "chains": plan.jobs,
+        "measurements_per_chain": m,
+        "worms_per_sweep": chains.iter().map(|c| c.worms_per_sweep).collect::<Vec<_>>(),
+        "warmup_covering_sweeps": DIMER_WARMUP,
+        "calibration_covering_sweeps": DIMER_CALIBRATION,
+        "start": "columnar",
+        "stream_scheme": STREAM_SCHEME,
+        "sample_order": "chain-major: sample chain*m + t is the t-th measurement of chain `chain` (m = measurements_per_chain)",
+        "max_chains": MAX_JOBS,
+    });
+    file.meta = json!({
+        "format": "rsmi-samples-1",
+        "model": MODEL,
+        "size": args.size,
+        "config": config,
+        "build": provenance::build_info(),
+        "observables": observables,
+        "run": {
+            "threads": threads,
+            "wall_seconds": elapsed,
+            "worm_steps": steps,
+            "worm_steps_per_ns": steps as f64 / (elapsed * 1e9),
+        },
+    });
+    write_dimer_npz(&args.out, true, &file)
+        .with_context(|| format!("could not write {}", args.out.display()))?;
+    let summary = json!({
+        "model": MODEL,
+        "size": args.size,
+        "interaction": args.interaction,
+        "temperature": args.temperature,
+        "samples": args.samples,
+        "decorate": args.decorate.name(),
+        "out": args.out.display().to_string(),
+        "observables": observables,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    }
+    Ok(summary)
+}
