@@ -135,7 +135,10 @@ fn validate(args: &DimerArgs) -> Result<()> {
         bail!("--samples must be at least 1");
     }
     if !args.interaction.is_finite() {
-        bail!("--interaction must be a finite number (got {})", args.interaction);
+        bail!(
+            "--interaction must be a finite number (got {})",
+            args.interaction
+        );
     }
     match args.temperature {
         Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -252,7 +255,12 @@ fn run_chain(
         if sweep <= args.burn_in || (sweep - args.burn_in) % args.thin != 0 {
             continue;
         }
-        decorated::write_links(torus, &h, &v, &mut out.links[t * link_bytes..(t + 1) * link_bytes])?;
+        decorated::write_links(
+            torus,
+            &h,
+            &v,
+            &mut out.links[t * link_bytes..(t + 1) * link_bytes],
+        )?;
         if args.decorate != Decorate::None {
             random_plane(torus, &mut noise_rng, &mut vertex);
             match args.decorate {
@@ -273,8 +281,7 @@ fn run_chain(
         out.sweep.push(sweep as i64);
         out.flippable
             .push(observables::flippable_plaquettes(torus, &h, &v)? as f64 / l2 as f64);
-        out.n_parallel
-            .push(torus.n_parallel(&h, &v)? as f64);
+        out.n_parallel.push(torus.n_parallel(&h, &v)? as f64);
         t += 1;
     }
     Ok(out)
@@ -287,7 +294,11 @@ fn random_plane(torus: Torus, rng: &mut Xoshiro256PlusPlus, plane: &mut [u64]) {
     for (k, w) in plane.iter_mut().enumerate() {
         let r = rng.next_u64();
         let used = sites.saturating_sub(64 * k).min(64);
-        *w = if used == 64 { r } else { r & ((1u64 << used) - 1) };
+        *w = if used == 64 {
+            r
+        } else {
+            r & ((1u64 << used) - 1)
+        };
     }
 }
 
@@ -367,7 +378,11 @@ pub fn run(args: &DimerArgs) -> Result<Value> {
     }
     // Error analysis over the chains with a complete series.
     let full = (args.samples / m).max(1);
-    let used = if args.samples >= m { full * m } else { args.samples };
+    let used = if args.samples >= m {
+        full * m
+    } else {
+        args.samples
+    };
     let chains_used = if args.samples >= m { full } else { 1 };
     let est = |d: &[f64]| stats::binned(&d[..used], chains_used).map_err(anyhow::Error::from);
     let observables = json!({

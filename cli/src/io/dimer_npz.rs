@@ -238,9 +238,9 @@ fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<DimerFile, N
     }
     Torus::new(size).map_err(|e| NpzError::Meta(format!("size: {e}")))?;
     let (shape, winding) = archive.read("winding", Dtype::I64, |s| {
-        (s.len() == 2 && s[1] == 2).then_some(()).ok_or_else(|| {
-            format!("winding has shape {} but must be (N, 2)", Shape(s))
-        })
+        (s.len() == 2 && s[1] == 2)
+            .then_some(())
+            .ok_or_else(|| format!("winding has shape {} but must be (N, 2)", Shape(s)))
     })?;
     let n = shape[0];
     if n == 0 {
@@ -259,8 +259,11 @@ fn read_from<R: Read + Seek>(reader: R, archive_len: u64) -> Result<DimerFile, N
         }
     };
     let (_, links) = archive.read("links", Dtype::U8, exact("links", [n, 2, l, l], 4))?;
-    let decorated =
-        archive.read_optional("decorated", Dtype::U8, exact("decorated", [n, 2 * l, 2 * l, 0], 3))?;
+    let decorated = archive.read_optional(
+        "decorated",
+        Dtype::U8,
+        exact("decorated", [n, 2 * l, 2 * l, 0], 3),
+    )?;
     let chain = archive.read_optional("chain", Dtype::I64, exact("chain", [n, 0, 0, 0], 1))?;
     let sweep = archive.read_optional("sweep", Dtype::I64, exact("sweep", [n, 0, 0, 0], 1))?;
     let n = usize::try_from(n).map_err(|_| NpzError::Shape(format!("N = {n} is too large")))?;
