@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod command;
 pub mod io;
 pub mod learn;
+pub mod plot;
 pub mod progress;
 pub mod provenance;
 pub mod sampler;

@@ -1,7 +1,7 @@
 //! `rsmi`: parse the command line and dispatch; all logic lives in the library.
 
 use clap::{Parser, Subcommand};
-use rsmi_cli::command::{IsingModel, bench, sample, sample_dimer};
+use rsmi_cli::command::{IsingModel, bench, bench_dimer, sample, sample_dimer};
 use std::process::ExitCode;
 
 /// rsmi: information-theoretic real-space renormalization group toolkit.
@@ -14,12 +14,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole pipeline on a built-in default (2D Ising at T_c: sample, learn the 2×2
+    /// rule with 1 and 4 hidden units, compare with block spin and decimation, plot).
+    Demo(rsmi_cli::command::demo::DemoArgs),
     /// Sample a lattice model and write an .npz file.
     #[command(subcommand)]
     Sample(SampleModel),
     /// Measure every Monte Carlo kernel of a model on this machine.
     #[command(subcommand)]
     Bench(BenchModel),
+    /// Learn a coarse-graining rule from a sample file (RSMI) and write RULE.json.
+    Train(Box<rsmi_cli::command::train::TrainArgs>),
+    /// The information I(H:E) kept by a rule (RULE.json, majority or decimation).
+    Mi(Box<rsmi_cli::command::mi::MiArgs>),
+    /// Coarse-grain a sample file with a rule (one RG step) and write the coarse samples.
+    Coarsen(rsmi_cli::command::coarsen::CoarsenArgs),
+    /// Draw figures (PNG or SVG).
+    #[command(subcommand)]
+    Plot(rsmi_cli::command::plot::PlotCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +51,8 @@ enum BenchModel {
     Ising2d(bench::BenchArgs),
     /// 1D Ising kernels.
     Ising1d(bench::BenchArgs),
+    /// Dimer kernels: worms and plaquette flips.
+    Dimer(bench_dimer::DimerBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +78,7 @@ fn main() -> ExitCode {
             ..a.clone()
         })
         .map(|_| ()),
+        Command::Demo(a) => rsmi_cli::command::demo::run(a).map(|_| ()),
         Command::Sample(SampleModel::Dimer(a)) => sample_dimer::run(a).map(|_| ()),
         Command::Bench(BenchModel::Ising2d(a)) => bench::run(&bench::BenchArgs {
             model: IsingModel::Ising2d,
@@ -75,6 +90,11 @@ fn main() -> ExitCode {
             ..a.clone()
         })
         .map(|_| ()),
+        Command::Bench(BenchModel::Dimer(a)) => bench_dimer::run(a).map(|_| ()),
+        Command::Train(a) => rsmi_cli::command::train::run(a).map(|_| ()),
+        Command::Mi(a) => rsmi_cli::command::mi::run(a).map(|_| ()),
+        Command::Coarsen(a) => rsmi_cli::command::coarsen::run(a).map(|_| ()),
+        Command::Plot(p) => rsmi_cli::command::plot::run(p).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,7 +71,7 @@ impl Clock {
 /// Time `step` (which returns the number of site updates it did) in batches for about
 /// `seconds`, and return the median rate in updates per ns (per core: thread CPU time
 /// where the OS reports it).
-fn time_it(seconds: f64, mut step: impl FnMut() -> Result<u64>) -> Result<f64> {
+pub(crate) fn time_it(seconds: f64, mut step: impl FnMut() -> Result<u64>) -> Result<f64> {
     let clock = Clock::new();
     let wall0 = Instant::now();
     // Calibrate the batch length to ~1/9 of the budget.

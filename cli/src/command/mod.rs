@@ -2,8 +2,14 @@
 //! `run` function that returns an error instead of exiting.
 
 pub mod bench;
+pub mod bench_dimer;
+pub mod coarsen;
+pub mod demo;
+pub mod mi;
+pub mod plot;
 pub mod sample;
 pub mod sample_dimer;
+pub mod train;
 
 /// Which Ising model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -89,7 +89,7 @@ pub struct DimerArgs {
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     pub interaction: f64,
     /// Temperature (required when the interaction is not zero).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub temperature: Option<f64>,
     /// Loop sweeps before the first sample of each chain.
     #[arg(long, default_value_t = 200)]
@@ -179,7 +179,7 @@ fn stream_job(v: f64, t: f64, c: usize) -> u64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    let h = mix(v.to_bits() ^ mix(t.to_bits() ^ 0x4449_4d45_52));
+    let h = mix(v.to_bits() ^ mix(t.to_bits() ^ 0x44_494d_4552));
     (h & !0xffff_ffff) | c as u64
 }
 

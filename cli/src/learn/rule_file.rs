@@ -358,7 +358,8 @@ mod tests {
 
     #[test]
     fn inconsistent_rules_are_refused() {
-        let cases: Vec<(Box<dyn Fn(&mut RuleFile)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut RuleFile)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|r| r.format = "x".into()), "format"),
             (Box::new(|r| r.model = "potts".into()), "unknown model"),
             (Box::new(|r| r.input = "links".into()), "does not fit"),

@@ -1,0 +1,497 @@
+//! `rsmi train`: learn a coarse-graining rule P_Λ(H|V) from a sample file by maximising
+//! I(H:E) (ALGORITHM.md §2.7), written as RULE.json ([`crate::learn::rule_file`]).
+
+use crate::io::atomic::check_output_path;
+use crate::learn::builtin::exact_table;
+use crate::learn::dataset::{self, Input, Model, PairConfig, SampleSet};
+use crate::learn::rule_file::{
+    FORMAT, GeometrySpec, MiSummary, RestartSummary, RuleFile, normalise, write_rule,
+};
+use crate::learn::train::{self, Estimator, Outcome, RbmConfig, TrainConfig};
+use crate::provenance;
+use anyhow::{Context, Result, bail};
+use rsmi_core::learn::geometry::Block;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Global spin-flip augmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlipArg {
+    /// On for ±1 spin data, off for dimer data.
+    Auto,
+    /// Every sample also enters globally flipped (±1 data only).
+    On,
+    /// No augmentation.
+    Off,
+}
+
+/// Pair-building options shared by `rsmi train` and `rsmi mi`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Sample file (.npz from `rsmi sample`); the model (ising1d, ising2d, dimer) comes from
+    /// its meta.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Dimer data only: V and E are blocks of the 2L×2L decorated array (decorated), or of
+    /// the same layout with the noise entries absent (links: zero data, weights fixed at 0)
+    /// [default: decorated when the file has it, else links].
+    #[arg(long, value_enum)]
+    pub input: Option<Input>,
+    /// Stride of the block-corner grid [default: the block size].
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Fraction of the samples held out (the split is by sample).
+    #[arg(long, default_value_t = 0.3, allow_hyphen_values = true)]
+    pub heldout: f64,
+    /// Most training pairs (a seeded random subset when there are more); held-out pairs
+    /// are capped at this × heldout/(1 − heldout).
+    #[arg(long, default_value_t = 1 << 18)]
+    pub max_pairs: usize,
+    /// Global spin-flip augmentation (ALGORITHM.md §3.1: both magnetisation sectors must
+    /// be present): auto = on for ±1 data.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub flip: FlipArg,
+    /// Worker threads [default: all cores]. Does not change the results.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Arguments of `rsmi train`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+ESTIMATORS: im = Barber-Agakov bound with a linear softmax decoder q(h|e) trained jointly \
+with the rule; rbm = a Theta-RBM over (v, e) fitted first by persistent CD (early stopping on \
+the held-out pseudo-likelihood), then the rule on the Barber-Agakov bound with Q(v|e) of that \
+RBM (enumerated for |V| <= 16 on +-1 data, S block-Gibbs samples per pair otherwise); exact = \
+the exact I(H:E) of ising1d data with a temperature in meta.config (infinite-chain formula, E = \
+the two spins next to the buffers; refused when the ring is too short for that to hold to \
+1e-9) or of a 2D torus with L <= 4 (enumeration). An exact 'epoch' is 10 Adam steps.
+
+DATA: pairs (V, E) come from block corners on a stride grid of every sample; the held-out \
+split is by sample; --max-pairs caps the training pairs. Restarts run in parallel; the result \
+depends on the seed only, never on --threads. MI values are in nats.")]
+pub struct TrainArgs {
+    /// Data options.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Linear size of the visible block V.
+    #[arg(long, default_value_t = 2)]
+    pub block: usize,
+    /// Buffer width (discarded ring around V).
+    #[arg(long, default_value_t = 1)]
+    pub buffer: usize,
+    /// Environment width (ring around the buffer).
+    #[arg(long, default_value_t = 2)]
+    pub env: usize,
+    /// Hidden units N_h (1 to 8).
+    #[arg(long, default_value_t = 1)]
+    pub hidden: usize,
+    /// Estimator of I(H:E).
+    #[arg(long, value_enum, default_value = "im")]
+    pub estimator: Estimator,
+    /// Independent restarts from random initial rules.
+    #[arg(long, default_value_t = 10)]
+    pub restarts: usize,
+    /// Master seed (split, subsets, initialisations, minibatch order).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output rule file (.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Most epochs per restart.
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Adam learning rate of the rule Λ.
+    #[arg(long, default_value_t = 1e-2, allow_hyphen_values = true)]
+    pub lr: f32,
+    /// Adam learning rate of the im decoder.
+    #[arg(long, default_value_t = 3e-2, allow_hyphen_values = true)]
+    pub lr_decoder: f32,
+    /// Early stopping: stop when the held-out estimate improved by less than --tolerance
+    /// nats over this many epochs.
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// Early stopping threshold (nats).
+    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    pub tolerance: f64,
+    /// Cap on each filter's norm ‖λ_j‖ (the MI optimum sits at |λ| → ∞).
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true)]
+    pub cap: f32,
+    /// Standard deviation of the initial weights.
+    #[arg(long, default_value_t = 0.05, allow_hyphen_values = true)]
+    pub init_std: f32,
+    /// Train the hidden biases on ±1 data too (by default frozen at 0 there, by Z₂
+    /// symmetry; always trained on 0/1 dimer data).
+    #[arg(long)]
+    pub free_bias: bool,
+    /// rbm: hidden units of the Θ-RBM [default: |V| + |E|, at most 256].
+    #[arg(long)]
+    pub rbm_hidden: Option<usize>,
+    /// rbm: CD learning rate.
+    #[arg(long, default_value_t = 0.02, allow_hyphen_values = true)]
+    pub rbm_lr: f32,
+    /// rbm: most CD epochs.
+    #[arg(long, default_value_t = 30)]
+    pub rbm_epochs: usize,
+    /// rbm: Gibbs steps k.
+    #[arg(long, default_value_t = 1)]
+    pub rbm_k: usize,
+    /// rbm: plain CD-k from the data instead of persistent chains.
+    #[arg(long)]
+    pub rbm_cd: bool,
+    /// rbm: most pairs for the CD fit and, per split, for the bound.
+    #[arg(long, default_value_t = 1 << 14)]
+    pub rbm_pairs: usize,
+    /// rbm: samples per pair when Q(v|e) is sampled.
+    #[arg(long, default_value_t = 16)]
+    pub rbm_samples: usize,
+    /// Print one JSON summary object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the learned filters to this PNG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The defaults of the command line for `data`.
+    pub fn new(data: PathBuf) -> DataArgs {
+        DataArgs {
+            data,
+            input: None,
+            stride: None,
+            heldout: 0.3,
+            max_pairs: 1 << 18,
+            flip: FlipArg::Auto,
+            threads: None,
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The defaults of the command line, training on `data` into `out`.
+    pub fn new(data: PathBuf, out: PathBuf) -> TrainArgs {
+        TrainArgs {
+            data: DataArgs::new(data),
+            block: 2,
+            buffer: 1,
+            env: 2,
+            hidden: 1,
+            estimator: Estimator::Im,
+            restarts: 10,
+            seed: 1,
+            out,
+            force: false,
+            epochs: 200,
+            batch: 1000,
+            lr: 1e-2,
+            lr_decoder: 3e-2,
+            patience: 10,
+            tolerance: 1e-4,
+            cap: 10.0,
+            init_std: 0.05,
+            free_bias: false,
+            rbm_hidden: None,
+            rbm_lr: 0.02,
+            rbm_epochs: 30,
+            rbm_k: 1,
+            rbm_cd: false,
+            rbm_pairs: 1 << 14,
+            rbm_samples: 16,
+            json: false,
+            plot: None,
+        }
+    }
+}
+
+/// Validate the data options; one sentence per mistake.
+pub fn validate_data(d: &DataArgs) -> Result<()> {
+    if !(d.heldout.is_finite() && d.heldout > 0.0 && d.heldout < 1.0) {
+        bail!(
+            "--heldout must be a fraction strictly between 0 and 1 (got {})",
+            d.heldout
+        );
+    }
+    if d.max_pairs == 0 {
+        bail!("--max-pairs must be at least 1");
+    }
+    if d.stride == Some(0) {
+        bail!("--stride must be at least 1");
+    }
+    if d.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    Ok(())
+}
+
+/// A rayon pool of `threads` (default: all cores).
+pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("could not start the worker threads")
+}
+
+/// Build the pair settings for `set`.
+pub fn pair_config(
+    d: &DataArgs,
+    set: &SampleSet,
+    geometry: GeometrySpec,
+    seed: u64,
+) -> Result<PairConfig> {
+    let flip = match d.flip {
+        FlipArg::Auto => set.is_spin(),
+        FlipArg::On => {
+            if !set.is_spin() {
+                bail!(
+                    "--flip on needs ±1 spin data; {} holds dimer samples",
+                    set.path.display()
+                );
+            }
+            true
+        }
+        FlipArg::Off => false,
+    };
+    Ok(PairConfig {
+        geometry,
+        stride: d.stride.unwrap_or(geometry.block),
+        heldout: d.heldout,
+        max_pairs: d.max_pairs,
+        flip,
+        seed,
+    })
+}
+
+fn train_config(
+    a: &TrainArgs,
+    free_bias: bool,
+    fixed_zero: Vec<bool>,
+    rbm_hidden: usize,
+) -> TrainConfig {
+    TrainConfig {
+        hidden: a.hidden,
+        restarts: a.restarts,
+        seed: a.seed,
+        max_epochs: a.epochs,
+        batch: a.batch,
+        lr_rule: a.lr,
+        lr_decoder: a.lr_decoder,
+        patience: a.patience,
+        tolerance: a.tolerance,
+        cap: a.cap,
+        init_std: a.init_std,
+        free_bias,
+        fixed_zero,
+        rbm: RbmConfig {
+            hidden: rbm_hidden,
+            lr: a.rbm_lr,
+            epochs: a.rbm_epochs,
+            k: a.rbm_k,
+            persistent: !a.rbm_cd,
+            pairs: a.rbm_pairs,
+            samples: a.rbm_samples,
+        },
+    }
+}
+
+/// Draw `rule` to `out` ([`crate::plot::plot_rule`]).
+fn plot(rule: &RuleFile, out: &std::path::Path, force: bool) -> Result<()> {
+    crate::plot::plot_rule(rule, out, force)
+}
+
+/// Whether `--plot` works in this build.
+const PLOT_AVAILABLE: bool = true;
+
+/// Run `rsmi train`; returns the JSON summary.
+pub fn run(a: &TrainArgs) -> Result<Value> {
+    let started = Instant::now();
+    validate_data(&a.data)?;
+    // Settings checks that do not need the data (the masks are filled in later).
+    train_config(a, false, Vec::new(), a.rbm_hidden.unwrap_or(1)).validate()?;
+    if a.rbm_hidden == Some(0) {
+        bail!("--rbm-hidden must be at least 1");
+    }
+    if a.block == 0 {
+        bail!("--block must be at least 1");
+    }
+    if a.env == 0 {
+        bail!("--env must be at least 1");
+    }
+    check_output_path(&a.out, a.force)?;
+    if let Some(p) = &a.plot {
+        if !PLOT_AVAILABLE {
+            bail!(
+                "--plot is not available yet in this build (cannot draw {}); train without it",
+                p.display()
+            );
+        }
+        check_output_path(p, a.force)?;
+        if p == &a.out {
+            bail!("--plot and --out name the same file");
+        }
+    }
+    let pool = pool(a.data.threads)?;
+    let t0 = Instant::now();
+    let set = SampleSet::load(&a.data.data, a.data.input)?;
+    let read_s = t0.elapsed().as_secs_f64();
+    let spec = GeometrySpec {
+        kind: set.geometry_kind(),
+        block: a.block,
+        buffer: a.buffer,
+        env: a.env,
+    };
+    let pairs_cfg = pair_config(&a.data, &set, spec, a.seed)?;
+    let geometry = dataset::check_geometry(&set, &spec, pairs_cfg.stride)?;
+    let visible = set.channels * geometry.visible_len();
+    let env_units = set.channels * geometry.env_len();
+    let fixed = set.fixed_zero(&geometry);
+    let free_bias = a.free_bias || !set.is_spin();
+    let rbm_hidden = a.rbm_hidden.unwrap_or((visible + env_units).min(256));
+    let cfg = train_config(a, free_bias, fixed, rbm_hidden);
+    let t1 = Instant::now();
+    let (outcome, pairs_json, extract_s) = pool.install(|| -> Result<_> {
+        match a.estimator {
+            Estimator::Exact => {
+                let table = exact_table(&set, &geometry, a.block, a.buffer)?;
+                Ok((
+                    train::train_exact(&cfg, &table)?,
+                    json!({"exact": true}),
+                    0.0,
+                ))
+            }
+            est => {
+                let ds = dataset::build(&set, &pairs_cfg)?;
+                let extract_s = t1.elapsed().as_secs_f64();
+                let pj = json!({
+                    "train": ds.train.len(), "heldout": ds.heldout.len(),
+                    "train_samples": ds.train_samples, "heldout_samples": ds.heldout_samples,
+                    "available": {"train": ds.available.0, "heldout": ds.available.1},
+                });
+                let o = if est == Estimator::Im {
+                    train::train_im(&cfg, &ds.train, &ds.heldout)?
+                } else {
+                    train::train_rbm(&cfg, &ds.train, &ds.heldout, set.is_spin())?
+                };
+                Ok((o, pj, extract_s))
+            }
+        }
+    })?;
+    let train_s = t1.elapsed().as_secs_f64() - extract_s;
+    let rule = assemble(
+        a,
+        &set,
+        spec,
+        visible,
+        &cfg,
+        &pairs_cfg,
+        &outcome,
+        pairs_json.clone(),
+    )?;
+    write_rule(&a.out, a.force, &rule)?;
+    if let Some(p) = &a.plot {
+        plot(&rule, p, a.force)?;
+    }
+    let (mean, err) = outcome.mean_err();
+    let best = &outcome.restarts[outcome.best];
+    let summary = json!({
+        "out": a.out.display().to_string(),
+        "model": set.model.name(),
+        "estimator": a.estimator.name(),
+        "geometry": spec,
+        "hidden": a.hidden,
+        "mi": {"unit": "nats", "best": best.heldout, "mean": mean, "err": err,
+               "best_restart": outcome.best},
+        "weights": rule.weights,
+        "bias": rule.bias,
+        "pairs": pairs_json,
+        "timing": {"read_s": read_s, "pairs_s": extract_s, "train_s": train_s,
+                   "total_s": started.elapsed().as_secs_f64()},
+    });
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    }
+    Ok(summary)
+}
+
+fn to_rows(w: &[f32], visible: usize) -> Vec<Vec<f64>> {
+    w.chunks_exact(visible)
+        .map(|r| r.iter().map(|&x| x as f64).collect())
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    a: &TrainArgs,
+    set: &SampleSet,
+    spec: GeometrySpec,
+    visible: usize,
+    cfg: &TrainConfig,
+    pairs: &PairConfig,
+    outcome: &Outcome,
+    pairs_json: Value,
+) -> Result<RuleFile> {
+    let best = &outcome.restarts[outcome.best];
+    let weights = to_rows(&best.weights, visible);
+    let (mean, err) = outcome.mean_err();
+    let restarts = outcome
+        .restarts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RestartSummary {
+            restart: i,
+            seed: a.seed,
+            train: r.train,
+            heldout: r.heldout,
+            epochs: r.epochs,
+            weight_norm: r.weight_norm,
+            weights: to_rows(&r.weights, visible),
+            bias: r.bias.iter().map(|&x| x as f64).collect(),
+        })
+        .collect();
+    let mut config = cfg.to_json();
+    if let Some(o) = config.as_object_mut() {
+        o.insert("estimator".into(), json!(a.estimator.name()));
+        o.insert("geometry".into(), json!(spec));
+        o.insert("pairs".into(), pairs.to_json());
+        o.insert("pair_counts".into(), pairs_json);
+        o.insert("notes".into(), outcome.notes.clone());
+        if set.model == Model::Dimer {
+            o.insert("input".into(), json!(set.input.name()));
+        }
+    }
+    Ok(RuleFile {
+        format: FORMAT.into(),
+        model: set.model.name().into(),
+        input: set.input.name().into(),
+        channels: set.channels,
+        geometry: spec,
+        hidden: a.hidden,
+        visible,
+        estimator: a.estimator.name().into(),
+        filters: normalise(&weights),
+        weights,
+        bias: best.bias.iter().map(|&x| x as f64).collect(),
+        mi: Some(MiSummary {
+            unit: "nats".into(),
+            train: best.train,
+            heldout: best.heldout,
+            best_restart: outcome.best,
+            mean,
+            err,
+            restarts,
+        }),
+        trace: best.trace.clone(),
+        config,
+        data: set.describe(),
+        provenance: provenance::build_info(),
+    })
+}

@@ -1,0 +1,1087 @@
+//! The RSMI training loop (ALGORITHM.md §2.7) over the core's estimators:
+//!
+//! - `im` (E1, "simplest variant"): the rule Λ and a linear softmax decoder q_φ(h|e)
+//!   trained jointly by Adam on the Barber–Agakov bound of [`rsmi_core::learn::im`];
+//! - `rbm` (E1 / E1s): a Θ-RBM over (v, e) fitted once by persistent CD (early stopping on
+//!   the held-out pseudo-likelihood), then Λ by Adam on the Barber–Agakov bound with
+//!   Q(v|e) of that RBM, enumerated for |V| ≤ 16 (±1 data) and sampled (block Gibbs with E
+//!   clamped, S samples per pair) otherwise;
+//! - `exact` (E0): Λ by Adam on the exact I_Λ(H:E) of a joint table P(V, E)
+//!   ([`rsmi_core::learn::exact`]).
+//!
+//! Every restart starts from λ ~ N(0, σ²) (σ = 0.05), b = 0, a zero decoder, and runs
+//! epochs until the held-out estimate improves by less than `tolerance` over `patience`
+//! epochs (or `max_epochs`); its parameters are those of its best held-out epoch. After
+//! every Adam step each filter's norm is capped (`cap`); weights listed in `fixed_zero`
+//! stay exactly 0; the bias is frozen at 0 unless `free_bias` (Z₂-symmetric ±1 data).
+//!
+//! Restarts run in parallel on the current rayon pool; restart r draws everything from
+//! the stream (seed, [`JOB_RESTART`], r), so the results depend on the seed only, never on
+//! the thread count, and are returned in restart order.
+
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use rsmi_core::learn::adam::{Adam, cap_row_norms};
+use rsmi_core::learn::exact;
+use rsmi_core::learn::im::{Grads, Im, Params, Path, Sums};
+use rsmi_core::learn::rbm::{self, CdStep, Kernel, Negative, RbmShape};
+use rsmi_core::learn::rule::Shape;
+use rsmi_core::rng::{Rng, Xoshiro256PlusPlus, stream, uniform_below};
+use serde_json::{Value, json};
+use std::io::IsTerminal;
+
+use super::dataset::Pairs;
+use super::rule_file::TracePoint;
+
+/// Stream job of the restarts (lane = restart index).
+pub const JOB_RESTART: u64 = 0x7a11_0001;
+/// Stream job of the Θ-RBM fit.
+pub const JOB_RBM: u64 = 0x7a11_0002;
+/// Stream job of the decoder-only fit of `rsmi mi`.
+pub const JOB_DECODER: u64 = 0x7a11_0003;
+
+/// Rows per chunk of held-out evaluation.
+const EVAL_CHUNK: usize = 8192;
+
+/// Which estimator trains the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Estimator {
+    /// Barber–Agakov bound with a jointly trained linear softmax decoder q(h|e).
+    Im,
+    /// Barber–Agakov bound with Q(v|e) from a CD-trained Θ-RBM.
+    Rbm,
+    /// Exact I(H:E) from a joint table (1D Ising, or 2D tori with L ≤ 4).
+    Exact,
+}
+
+impl Estimator {
+    /// Name in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Estimator::Im => "im",
+            Estimator::Rbm => "rbm",
+            Estimator::Exact => "exact",
+        }
+    }
+}
+
+/// Settings of the Θ-RBM of the `rbm` estimator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbmConfig {
+    /// Hidden units N_g.
+    pub hidden: usize,
+    /// CD learning rate η.
+    pub lr: f32,
+    /// Most CD epochs.
+    pub epochs: usize,
+    /// Gibbs steps k.
+    pub k: usize,
+    /// Persistent chains (PCD) instead of CD-k from the data.
+    pub persistent: bool,
+    /// Most pairs used (for the CD fit and, per split, for the bound).
+    pub pairs: usize,
+    /// Samples S per pair when Q is sampled.
+    pub samples: usize,
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Hidden units N_h (1 to 8).
+    pub hidden: usize,
+    /// Independent restarts (≥ 1).
+    pub restarts: usize,
+    /// Master seed.
+    pub seed: u64,
+    /// Most epochs per restart.
+    pub max_epochs: usize,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Adam learning rate of Λ.
+    pub lr_rule: f32,
+    /// Adam learning rate of the decoder (im).
+    pub lr_decoder: f32,
+    /// Early stopping: epochs over which the held-out estimate must improve.
+    pub patience: usize,
+    /// Early stopping: the improvement (nats) required over `patience` epochs.
+    pub tolerance: f64,
+    /// Cap on each ‖λ_j‖₂.
+    pub cap: f32,
+    /// Standard deviation of the initial λ.
+    pub init_std: f32,
+    /// Train the biases b_j (otherwise frozen at 0).
+    pub free_bias: bool,
+    /// Visible units whose weights stay at exactly 0 (empty: none).
+    pub fixed_zero: Vec<bool>,
+    /// Θ-RBM settings (rbm only).
+    pub rbm: RbmConfig,
+}
+
+impl TrainConfig {
+    /// Check the settings; one sentence per mistake.
+    pub fn validate(&self) -> Result<()> {
+        if self.hidden == 0 || self.hidden > rsmi_core::learn::rule::MAX_HIDDEN {
+            bail!("--hidden must be between 1 and 8 (got {})", self.hidden);
+        }
+        if self.restarts == 0 {
+            bail!("--restarts must be at least 1");
+        }
+        if self.max_epochs == 0 {
+            bail!("--epochs must be at least 1");
+        }
+        if self.batch == 0 {
+            bail!("--batch must be at least 1");
+        }
+        for (name, lr) in [
+            ("--lr", self.lr_rule),
+            ("--lr-decoder", self.lr_decoder),
+            ("--rbm-lr", self.rbm.lr),
+        ] {
+            if !(lr.is_finite() && lr > 0.0) {
+                bail!("{name} must be a finite number greater than zero (got {lr})");
+            }
+        }
+        if self.patience == 0 {
+            bail!("--patience must be at least 1 epoch");
+        }
+        if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
+            bail!("--tolerance must be a finite number ≥ 0");
+        }
+        if !(self.cap.is_finite() && self.cap > 0.0) {
+            bail!("--cap must be a finite number greater than zero");
+        }
+        if !(self.init_std.is_finite() && self.init_std > 0.0) {
+            bail!("--init-std must be a finite number greater than zero");
+        }
+        if self.rbm.hidden == 0 || self.rbm.epochs == 0 || self.rbm.k == 0 {
+            bail!("--rbm-hidden, --rbm-epochs and --rbm-k must be at least 1");
+        }
+        if self.rbm.pairs == 0 || self.rbm.samples == 0 {
+            bail!("--rbm-pairs and --rbm-samples must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// JSON of every setting.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "hidden": self.hidden,
+            "restarts": self.restarts,
+            "seed": self.seed,
+            "restart_streams": format!("restart r draws from stream(seed, {JOB_RESTART:#x}, r)"),
+            "max_epochs": self.max_epochs,
+            "batch": self.batch,
+            "lr_rule": self.lr_rule,
+            "lr_decoder": self.lr_decoder,
+            "optimizer": "Adam (beta1 0.9, beta2 0.999, eps 1e-8), gradient ascent",
+            "patience": self.patience,
+            "tolerance": self.tolerance,
+            "weight_norm_cap": self.cap,
+            "init": format!("lambda ~ N(0, {}^2), b = 0, decoder 0", self.init_std),
+            "free_bias": self.free_bias,
+            "fixed_zero_weights": self.fixed_zero.iter().filter(|&&z| z).count(),
+            "rbm": {
+                "hidden": self.rbm.hidden, "lr": self.rbm.lr, "epochs": self.rbm.epochs,
+                "k": self.rbm.k, "persistent": self.rbm.persistent, "pairs": self.rbm.pairs,
+                "samples": self.rbm.samples, "weight_decay": 1e-4, "minibatch": 100,
+            },
+        })
+    }
+}
+
+/// One finished restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restart {
+    /// Weights λ `[hidden][visible]` (best held-out epoch).
+    pub weights: Vec<f32>,
+    /// Biases.
+    pub bias: Vec<f32>,
+    /// Estimate on the training pairs with those parameters.
+    pub train: f64,
+    /// Held-out estimate (the best epoch's).
+    pub heldout: f64,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Largest ‖λ_j‖.
+    pub weight_norm: f64,
+    /// Per-epoch trace.
+    pub trace: Vec<TracePoint>,
+}
+
+/// All restarts, in restart order, and the best one (largest held-out estimate).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Every restart.
+    pub restarts: Vec<Restart>,
+    /// Index of the best.
+    pub best: usize,
+    /// Estimator-specific notes (e.g. the Θ-RBM fit).
+    pub notes: Value,
+}
+
+impl Outcome {
+    /// Mean and standard error of the held-out estimates over restarts.
+    pub fn mean_err(&self) -> (f64, f64) {
+        mean_err(&self.restarts.iter().map(|r| r.heldout).collect::<Vec<_>>())
+    }
+}
+
+/// Mean and standard error of the mean (0 for one value).
+pub fn mean_err(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    if x.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// A standard normal draw (Box–Muller).
+pub fn gauss(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+fn shuffle(order: &mut [u32], rng: &mut Xoshiro256PlusPlus) {
+    for i in (1..order.len()).rev() {
+        let j = uniform_below(rng, i as u64 + 1) as usize;
+        order.swap(i, j);
+    }
+}
+
+/// The Λ optimiser: Adam, bias freezing, fixed-zero weights and the norm cap.
+struct Lambda<'c> {
+    cfg: &'c TrainConfig,
+    adam: Adam,
+    mw: Vec<f32>,
+    vw: Vec<f32>,
+    mb: Vec<f32>,
+    vb: Vec<f32>,
+    t: u32,
+}
+
+impl<'c> Lambda<'c> {
+    fn new(cfg: &'c TrainConfig, nw: usize) -> Result<Self> {
+        Ok(Lambda {
+            cfg,
+            adam: Adam::new(cfg.lr_rule)?,
+            mw: vec![0.0; nw],
+            vw: vec![0.0; nw],
+            mb: vec![0.0; cfg.hidden],
+            vb: vec![0.0; cfg.hidden],
+            t: 0,
+        })
+    }
+
+    fn apply(&mut self, w: &mut [f32], b: &mut [f32], gw: &mut [f32], gb: &[f32]) -> Result<()> {
+        self.t += 1;
+        mask(&self.cfg.fixed_zero, gw);
+        self.adam.step(self.t, w, gw, &mut self.mw, &mut self.vw)?;
+        if self.cfg.free_bias {
+            self.adam.step(self.t, b, gb, &mut self.mb, &mut self.vb)?;
+        }
+        mask(&self.cfg.fixed_zero, w);
+        cap_row_norms(w, self.cfg.hidden, self.cfg.cap)?;
+        Ok(())
+    }
+}
+
+/// Zero the entries of `w` (rows of |V|) whose visible unit is fixed at 0.
+fn mask(fixed: &[bool], w: &mut [f32]) {
+    if fixed.is_empty() {
+        return;
+    }
+    for row in w.chunks_exact_mut(fixed.len()) {
+        for (x, &z) in row.iter_mut().zip(fixed) {
+            if z {
+                *x = 0.0;
+            }
+        }
+    }
+}
+
+/// Largest ‖λ_j‖.
+pub fn weight_norm(w: &[f32], hidden: usize) -> f64 {
+    w.chunks_exact(w.len() / hidden)
+        .map(|r| r.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt())
+        .fold(0.0, f64::max)
+}
+
+/// What an estimator provides to the restart driver.
+trait Objective: Sync {
+    /// Per-restart state (e.g. the decoder).
+    type State: Clone + Send;
+    fn visible(&self) -> usize;
+    fn state(&self) -> Self::State;
+    /// One epoch of Λ (and state) updates; returns the mean training estimate.
+    fn epoch(
+        &self,
+        lam: &mut Lambda<'_>,
+        w: &mut [f32],
+        b: &mut [f32],
+        st: &mut Self::State,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<f64>;
+    /// Held-out estimate.
+    fn heldout(&self, w: &[f32], b: &[f32], st: &Self::State) -> Result<f64>;
+    /// Training-set estimate.
+    fn train_value(&self, w: &[f32], b: &[f32], st: &Self::State) -> Result<f64>;
+}
+
+fn run_restart<O: Objective>(
+    obj: &O,
+    cfg: &TrainConfig,
+    r: usize,
+    bar: &ProgressBar,
+) -> Result<Restart> {
+    let mut rng = stream(cfg.seed, JOB_RESTART, r as u64);
+    let nv = obj.visible();
+    let mut w: Vec<f32> = (0..cfg.hidden * nv)
+        .map(|_| (gauss(&mut rng) * cfg.init_std as f64) as f32)
+        .collect();
+    mask(&cfg.fixed_zero, &mut w);
+    let mut b = vec![0.0f32; cfg.hidden];
+    let mut st = obj.state();
+    let mut lam = Lambda::new(cfg, w.len())?;
+    let mut best = (f64::NEG_INFINITY, w.clone(), b.clone(), st.clone());
+    let mut best_upto: Vec<f64> = Vec::new();
+    let mut trace = Vec::new();
+    let mut epochs = 0;
+    for epoch in 1..=cfg.max_epochs {
+        let train = obj.epoch(&mut lam, &mut w, &mut b, &mut st, &mut rng)?;
+        let held = obj.heldout(&w, &b, &st)?;
+        if !held.is_finite() {
+            bail!("restart {r}: the held-out estimate became {held} at epoch {epoch}");
+        }
+        epochs = epoch;
+        bar.inc(1);
+        trace.push(TracePoint {
+            epoch,
+            train,
+            heldout: held,
+            weight_norm: weight_norm(&w, cfg.hidden),
+        });
+        if held > best.0 {
+            best = (held, w.clone(), b.clone(), st.clone());
+        }
+        best_upto.push(best.0);
+        if epoch > cfg.patience && best.0 - best_upto[epoch - 1 - cfg.patience] < cfg.tolerance {
+            break;
+        }
+    }
+    bar.inc((cfg.max_epochs - epochs) as u64);
+    let (heldout, w, b, st) = best;
+    let train = obj.train_value(&w, &b, &st)?;
+    Ok(Restart {
+        weight_norm: weight_norm(&w, cfg.hidden),
+        weights: w,
+        bias: b,
+        train,
+        heldout,
+        epochs,
+        trace,
+    })
+}
+
+fn progress_bar(total: u64, prefix: &str) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix}[{elapsed_precise}] {bar:40} {pos}/{len} epochs (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+fn run_all<O: Objective>(obj: &O, cfg: &TrainConfig, notes: Value) -> Result<Outcome> {
+    cfg.validate()?;
+    if !cfg.fixed_zero.is_empty() && cfg.fixed_zero.len() != obj.visible() {
+        bail!("internal: fixed-zero mask of the wrong length");
+    }
+    let bar = progress_bar((cfg.restarts * cfg.max_epochs) as u64, "train ");
+    let restarts: Vec<Restart> = (0..cfg.restarts)
+        .into_par_iter()
+        .map(|r| run_restart(obj, cfg, r, &bar))
+        .collect::<Result<_>>()?;
+    bar.finish_and_clear();
+    let mut best = 0;
+    for (i, r) in restarts.iter().enumerate() {
+        if r.heldout > restarts[best].heldout {
+            best = i;
+        }
+    }
+    Ok(Outcome {
+        restarts,
+        best,
+        notes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// im
+
+/// The `im` objective on a dataset.
+struct ImObjective<'d> {
+    im: Im,
+    cfg: &'d TrainConfig,
+    train: &'d Pairs,
+    heldout: &'d Pairs,
+    /// Train Λ (false: decoder only, for `rsmi mi`).
+    train_rule: bool,
+}
+
+/// Decoder parameters and their Adam moments.
+#[derive(Clone)]
+struct Decoder {
+    u: Vec<f32>,
+    d: Vec<f32>,
+    mu: Vec<f32>,
+    vu: Vec<f32>,
+    md: Vec<f32>,
+    vd: Vec<f32>,
+    t: u32,
+}
+
+/// Î of `pairs` with the rule (w, b) and decoder (u, d), batched.
+pub fn im_value(
+    im: &Im,
+    w: &[f32],
+    b: &[f32],
+    u: &[f32],
+    d: &[f32],
+    pairs: &Pairs,
+) -> Result<Sums> {
+    let mut sums = Sums::default();
+    let mut work = vec![0.0f32; im.workspace_len(EVAL_CHUNK)];
+    let params = Params {
+        weights: w,
+        bias: b,
+        u,
+        d,
+    };
+    for (vc, ec) in pairs
+        .v
+        .chunks(EVAL_CHUNK * pairs.nv)
+        .zip(pairs.e.chunks(EVAL_CHUNK * pairs.ne))
+    {
+        let n = vc.len() / pairs.nv;
+        im.accumulate(
+            Path::F32x8,
+            params,
+            vc,
+            ec,
+            &mut work[..im.workspace_len(n)],
+            &mut sums,
+        )?;
+    }
+    Ok(sums)
+}
+
+impl Objective for ImObjective<'_> {
+    type State = Decoder;
+    fn visible(&self) -> usize {
+        self.train.nv
+    }
+    fn state(&self) -> Decoder {
+        let (nu, nd) = (
+            self.im.decoder_shape().weights(),
+            self.im.decoder_shape().states(),
+        );
+        Decoder {
+            u: vec![0.0; nu],
+            d: vec![0.0; nd],
+            mu: vec![0.0; nu],
+            vu: vec![0.0; nu],
+            md: vec![0.0; nd],
+            vd: vec![0.0; nd],
+            t: 0,
+        }
+    }
+    fn epoch(
+        &self,
+        lam: &mut Lambda<'_>,
+        w: &mut [f32],
+        b: &mut [f32],
+        st: &mut Decoder,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<f64> {
+        let n = self.train.len();
+        let (nv, ne) = (self.train.nv, self.train.ne);
+        let batch = self.cfg.batch.min(n);
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        shuffle(&mut order, rng);
+        let mut bv = vec![0.0f32; batch * nv];
+        let mut be = vec![0.0f32; batch * ne];
+        let mut work = vec![0.0f32; self.im.workspace_len(batch)];
+        let (mut gw, mut gb) = (vec![0.0f32; w.len()], vec![0.0f32; b.len()]);
+        let (mut gu, mut gd) = (vec![0.0f32; st.u.len()], vec![0.0f32; st.d.len()]);
+        let adam_dec = Adam::new(self.cfg.lr_decoder)?;
+        let (mut total, mut count) = (0.0, 0usize);
+        for idx in order.chunks(batch) {
+            let m = idx.len();
+            for (k, &i) in idx.iter().enumerate() {
+                let i = i as usize;
+                bv[k * nv..(k + 1) * nv].copy_from_slice(&self.train.v[i * nv..(i + 1) * nv]);
+                be[k * ne..(k + 1) * ne].copy_from_slice(&self.train.e[i * ne..(i + 1) * ne]);
+            }
+            let value = self.im.value_and_gradient(
+                Path::F32x8,
+                Params {
+                    weights: w,
+                    bias: b,
+                    u: &st.u,
+                    d: &st.d,
+                },
+                &bv[..m * nv],
+                &be[..m * ne],
+                &mut work[..self.im.workspace_len(m)],
+                Grads {
+                    weights: &mut gw,
+                    bias: &mut gb,
+                    u: &mut gu,
+                    d: &mut gd,
+                },
+            )?;
+            total += value * m as f64;
+            count += m;
+            if self.train_rule {
+                lam.apply(w, b, &mut gw, &gb)?;
+            }
+            st.t += 1;
+            adam_dec.step(st.t, &mut st.u, &gu, &mut st.mu, &mut st.vu)?;
+            adam_dec.step(st.t, &mut st.d, &gd, &mut st.md, &mut st.vd)?;
+        }
+        Ok(total / count.max(1) as f64)
+    }
+    fn heldout(&self, w: &[f32], b: &[f32], st: &Decoder) -> Result<f64> {
+        Ok(im_value(&self.im, w, b, &st.u, &st.d, self.heldout)?.value())
+    }
+    fn train_value(&self, w: &[f32], b: &[f32], st: &Decoder) -> Result<f64> {
+        Ok(im_value(&self.im, w, b, &st.u, &st.d, self.train)?.value())
+    }
+}
+
+fn check_pairs(train: &Pairs, heldout: &Pairs) -> Result<()> {
+    if train.is_empty() || heldout.is_empty() {
+        bail!("no training or held-out pairs: the data set is too small for this geometry");
+    }
+    Ok(())
+}
+
+/// Train with the `im` estimator.
+pub fn train_im(cfg: &TrainConfig, train: &Pairs, heldout: &Pairs) -> Result<Outcome> {
+    check_pairs(train, heldout)?;
+    let im = Im::new(train.nv, train.ne, cfg.hidden)?;
+    let obj = ImObjective {
+        im,
+        cfg,
+        train,
+        heldout,
+        train_rule: true,
+    };
+    run_all(
+        &obj,
+        cfg,
+        json!({"decoder": "linear softmax q(h|e) over the 2^N_h hidden configurations, trained jointly"}),
+    )
+}
+
+/// The MI of a fixed rule with `im`: the decoder alone is trained on the training pairs
+/// (early stopping on held-out as in training); returns (Î on the held-out pairs, its
+/// error from the spread over `blocks` groups of held-out samples, epochs).
+///
+/// The error: the held-out pairs are grouped into `blocks` contiguous groups of samples
+/// (pairs of one sample never straddle groups); Î_g is computed per group with the
+/// trained decoder, and err = sd(Î_g)/√blocks. The decoder's own training noise is not
+/// included.
+pub fn fixed_rule_im(
+    cfg: &TrainConfig,
+    weights: &[f32],
+    bias: &[f32],
+    train: &Pairs,
+    heldout: &Pairs,
+    blocks: usize,
+) -> Result<(f64, f64, usize)> {
+    check_pairs(train, heldout)?;
+    let im = Im::new(train.nv, train.ne, cfg.hidden)?;
+    let obj = ImObjective {
+        im,
+        cfg,
+        train,
+        heldout,
+        train_rule: false,
+    };
+    let mut rng = stream(cfg.seed, JOB_DECODER, 0);
+    let (mut w, mut b) = (weights.to_vec(), bias.to_vec());
+    let mut st = obj.state();
+    let mut lam = Lambda::new(cfg, w.len())?;
+    let mut best = (f64::NEG_INFINITY, st.clone());
+    let mut best_upto = Vec::new();
+    let mut epochs = 0;
+    for epoch in 1..=cfg.max_epochs {
+        obj.epoch(&mut lam, &mut w, &mut b, &mut st, &mut rng)?;
+        let held = obj.heldout(&w, &b, &st)?;
+        epochs = epoch;
+        if held > best.0 {
+            best = (held, st.clone());
+        }
+        best_upto.push(best.0);
+        if epoch > cfg.patience && best.0 - best_upto[epoch - 1 - cfg.patience] < cfg.tolerance {
+            break;
+        }
+    }
+    let st = best.1;
+    let value = obj.heldout(&w, &b, &st)?;
+    // Groups of samples.
+    let n = heldout.len();
+    let blocks = blocks.clamp(2, n.max(2));
+    let mut values = Vec::new();
+    let mut start = 0;
+    for g in 0..blocks {
+        let mut end = ((g + 1) * n / blocks).max(start);
+        // Do not split the pairs of one sample.
+        while end < n && end > 0 && heldout.sample[end] == heldout.sample[end - 1] {
+            end += 1;
+        }
+        if end > start {
+            let part = Pairs {
+                nv: heldout.nv,
+                ne: heldout.ne,
+                v: heldout.v[start * heldout.nv..end * heldout.nv].to_vec(),
+                e: heldout.e[start * heldout.ne..end * heldout.ne].to_vec(),
+                sample: heldout.sample[start..end].to_vec(),
+            };
+            values.push(im_value(&im, &w, &b, &st.u, &st.d, &part)?.value());
+        }
+        start = end;
+    }
+    let (_, err) = mean_err(&values);
+    Ok((value, err, epochs))
+}
+
+// ---------------------------------------------------------------------------------------
+// exact
+
+/// An exact joint table P(V, E) (module indexing of [`rsmi_core::learn::exact`]).
+#[derive(Debug, Clone)]
+pub struct JointTable {
+    /// |V|.
+    pub visible: usize,
+    /// Number of environment configurations.
+    pub env_states: usize,
+    /// The table, 2^|V| · env_states entries.
+    pub joint: Vec<f64>,
+    /// How it was obtained.
+    pub description: String,
+}
+
+/// Adam steps per "epoch" of the exact estimator.
+pub const EXACT_STEPS_PER_EPOCH: usize = 10;
+
+struct ExactObjective<'d> {
+    table: &'d JointTable,
+    shape: Shape,
+}
+
+impl ExactObjective<'_> {
+    fn info(&self, w: &[f32], b: &[f32]) -> Result<f64> {
+        let w64: Vec<f64> = w.iter().map(|&x| x as f64).collect();
+        let b64: Vec<f64> = b.iter().map(|&x| x as f64).collect();
+        Ok(exact::rule_information(
+            self.shape,
+            &w64,
+            &b64,
+            self.table.env_states,
+            &self.table.joint,
+        )?)
+    }
+}
+
+impl Objective for ExactObjective<'_> {
+    type State = ();
+    fn visible(&self) -> usize {
+        self.shape.visible
+    }
+    fn state(&self) {}
+    fn epoch(
+        &self,
+        lam: &mut Lambda<'_>,
+        w: &mut [f32],
+        b: &mut [f32],
+        _: &mut (),
+        _: &mut Xoshiro256PlusPlus,
+    ) -> Result<f64> {
+        let mut value = 0.0;
+        for _ in 0..EXACT_STEPS_PER_EPOCH {
+            let w64: Vec<f64> = w.iter().map(|&x| x as f64).collect();
+            let b64: Vec<f64> = b.iter().map(|&x| x as f64).collect();
+            let (mut gw, mut gb) = (vec![0.0f64; w.len()], vec![0.0f64; b.len()]);
+            value = exact::rule_information_gradient(
+                self.shape,
+                &w64,
+                &b64,
+                self.table.env_states,
+                &self.table.joint,
+                &mut gw,
+                &mut gb,
+            )?;
+            let mut gw32: Vec<f32> = gw.iter().map(|&x| x as f32).collect();
+            let gb32: Vec<f32> = gb.iter().map(|&x| x as f32).collect();
+            lam.apply(w, b, &mut gw32, &gb32)?;
+        }
+        Ok(value)
+    }
+    fn heldout(&self, w: &[f32], b: &[f32], _: &()) -> Result<f64> {
+        self.info(w, b)
+    }
+    fn train_value(&self, w: &[f32], b: &[f32], _: &()) -> Result<f64> {
+        self.info(w, b)
+    }
+}
+
+/// Train with the exact estimator on a joint table ("train" and "held-out" values are
+/// both the exact I_Λ(H:E)).
+pub fn train_exact(cfg: &TrainConfig, table: &JointTable) -> Result<Outcome> {
+    let shape = Shape::new(table.visible, cfg.hidden)?;
+    let obj = ExactObjective { table, shape };
+    run_all(
+        &obj,
+        cfg,
+        json!({"joint_table": table.description, "steps_per_epoch": EXACT_STEPS_PER_EPOCH,
+               "I_VE": exact::mutual_information(table.visible, table.env_states, &table.joint)?}),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// rbm
+
+/// Q(v|e) for a set of pairs: enumerated tables or samples.
+enum Conditional {
+    /// `q[n · 2^|V| + v]`.
+    Table(Vec<f64>),
+    /// `samples[(n · S + s) · |V| + i]`, in the data's encoding.
+    Sampled(Vec<f64>, usize),
+}
+
+/// Pairs with their Q, for the bound.
+struct BoundSet {
+    /// Visible vectors in the data's encoding (f64).
+    v: Vec<f64>,
+    q: Conditional,
+    n: usize,
+}
+
+struct RbmObjective<'d> {
+    cfg: &'d TrainConfig,
+    shape: Shape,
+    train: BoundSet,
+    heldout: BoundSet,
+}
+
+/// Budget of f64 entries for the Q tables or samples of one split.
+const Q_BUDGET: usize = 1 << 24;
+
+impl RbmObjective<'_> {
+    fn bound(
+        &self,
+        set: &BoundSet,
+        range: std::ops::Range<usize>,
+        w: &[f32],
+        b: &[f32],
+        gw: &mut [f64],
+        gb: &mut [f64],
+    ) -> Result<f64> {
+        let nv = self.shape.visible;
+        let w64: Vec<f64> = w.iter().map(|&x| x as f64).collect();
+        let b64: Vec<f64> = b.iter().map(|&x| x as f64).collect();
+        let v = &set.v[range.start * nv..range.end * nv];
+        Ok(match &set.q {
+            Conditional::Table(q) => {
+                let ns = 1usize << nv;
+                let mut work = vec![0.0f64; rbm::ba_table_work_len(self.shape)?];
+                rbm::ba_bound_table(
+                    self.shape,
+                    &w64,
+                    &b64,
+                    v,
+                    &q[range.start * ns..range.end * ns],
+                    &mut work,
+                    gw,
+                    gb,
+                )?
+            }
+            Conditional::Sampled(s, per) => rbm::ba_bound_sampled(
+                self.shape,
+                &w64,
+                &b64,
+                v,
+                &s[range.start * per * nv..range.end * per * nv],
+                *per,
+                gw,
+                gb,
+            )?,
+        })
+    }
+}
+
+impl Objective for RbmObjective<'_> {
+    type State = ();
+    fn visible(&self) -> usize {
+        self.shape.visible
+    }
+    fn state(&self) {}
+    fn epoch(
+        &self,
+        lam: &mut Lambda<'_>,
+        w: &mut [f32],
+        b: &mut [f32],
+        _: &mut (),
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<f64> {
+        // Minibatches of consecutive rows of a shuffled copy would need copying Q; the
+        // rows are shuffled once per epoch by a random rotation of the start instead,
+        // and the pairs were drawn as a random subset in the first place.
+        let n = self.train.n;
+        let batch = self.cfg.batch.min(n);
+        let offset = uniform_below(rng, n as u64) as usize;
+        let (mut total, mut count) = (0.0, 0);
+        let mut start = offset - offset % batch.max(1);
+        let mut done = 0;
+        while done < n {
+            let s = start % n;
+            let e = (s + batch).min(n);
+            let (mut gw, mut gb) = (vec![0.0f64; w.len()], vec![0.0f64; b.len()]);
+            let value = self.bound(&self.train, s..e, w, b, &mut gw, &mut gb)?;
+            let mut gw32: Vec<f32> = gw.iter().map(|&x| x as f32).collect();
+            let gb32: Vec<f32> = gb.iter().map(|&x| x as f32).collect();
+            lam.apply(w, b, &mut gw32, &gb32)?;
+            total += value * (e - s) as f64;
+            count += e - s;
+            done += e - s;
+            start = e;
+        }
+        Ok(total / count.max(1) as f64)
+    }
+    fn heldout(&self, w: &[f32], b: &[f32], _: &()) -> Result<f64> {
+        let (mut gw, mut gb) = (vec![0.0f64; w.len()], vec![0.0f64; b.len()]);
+        self.bound(&self.heldout, 0..self.heldout.n, w, b, &mut gw, &mut gb)
+    }
+    fn train_value(&self, w: &[f32], b: &[f32], _: &()) -> Result<f64> {
+        let (mut gw, mut gb) = (vec![0.0f64; w.len()], vec![0.0f64; b.len()]);
+        self.bound(&self.train, 0..self.train.n, w, b, &mut gw, &mut gb)
+    }
+}
+
+/// 0/1 units of a pair row (spins map to (s + 1)/2).
+fn units(pairs: &Pairs, i: usize, spin: bool, out: &mut [f32]) {
+    let (nv, ne) = (pairs.nv, pairs.ne);
+    let src = pairs.v[i * nv..(i + 1) * nv]
+        .iter()
+        .chain(&pairs.e[i * ne..(i + 1) * ne]);
+    for (o, &x) in out.iter_mut().zip(src) {
+        *o = if spin { 0.5 * (x + 1.0) } else { x };
+    }
+}
+
+/// Fit the Θ-RBM by CD/PCD; returns θ and notes.
+fn fit_rbm(
+    cfg: &TrainConfig,
+    shape: RbmShape,
+    train: &Pairs,
+    heldout: &Pairs,
+    spin: bool,
+) -> Result<(Vec<f32>, Value)> {
+    let mut rng = stream(cfg.seed, JOB_RBM, 0);
+    let units_n = shape.units();
+    let mut theta = vec![0.0f32; shape.params()];
+    for x in theta[..units_n * shape.hidden].iter_mut() {
+        *x = (0.01 * gauss(&mut rng)) as f32;
+    }
+    let n = train.len().min(cfg.rbm.pairs);
+    let nh = heldout.len().min(2000);
+    let mut data = vec![0.0f32; n * units_n];
+    for (i, row) in data.chunks_exact_mut(units_n).enumerate() {
+        units(train, i * train.len() / n, spin, row);
+    }
+    let mut held = vec![0.0f32; nh * units_n];
+    for (i, row) in held.chunks_exact_mut(units_n).enumerate() {
+        units(heldout, i * heldout.len() / nh, spin, row);
+    }
+    const MB: usize = 100;
+    let mb = MB.min(n);
+    let mut chains = data[..mb * units_n].to_vec();
+    let mut work = vec![0.0f32; shape.cd_work_len()];
+    let mut pll_work = vec![0.0f64; shape.hidden];
+    let step = CdStep {
+        k: cfg.rbm.k,
+        learning_rate: cfg.rbm.lr,
+        weight_decay: 1e-4,
+    };
+    let pll = |theta: &[f32], work: &mut [f64]| -> Result<f64> {
+        let mut s = 0.0;
+        for row in held.chunks_exact(units_n) {
+            s += rbm::pseudo_log_likelihood(shape, theta, row, work)?;
+        }
+        Ok(s / nh.max(1) as f64)
+    };
+    let mut best = (pll(&theta, &mut pll_work)?, theta.clone(), 0usize);
+    let mut history = Vec::new();
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut batch = vec![0.0f32; mb * units_n];
+    let mut epochs = 0;
+    for epoch in 1..=cfg.rbm.epochs {
+        shuffle(&mut order, &mut rng);
+        for idx in order.chunks_exact(mb) {
+            for (k, &i) in idx.iter().enumerate() {
+                let i = i as usize;
+                batch[k * units_n..(k + 1) * units_n]
+                    .copy_from_slice(&data[i * units_n..(i + 1) * units_n]);
+            }
+            let negative = if cfg.rbm.persistent {
+                Negative::Persistent(&mut chains)
+            } else {
+                Negative::Data
+            };
+            rbm::cd_update(
+                shape,
+                &mut theta,
+                &batch,
+                negative,
+                step,
+                Kernel::Wide,
+                &mut work,
+                &mut rng,
+            )?;
+        }
+        epochs = epoch;
+        let p = pll(&theta, &mut pll_work)?;
+        if !p.is_finite() {
+            bail!("the Θ-RBM diverged at epoch {epoch} (pseudo-likelihood {p}); lower --rbm-lr");
+        }
+        if p > best.0 {
+            best = (p, theta.clone(), epoch);
+        }
+        history.push(best.0);
+        if epoch > 5 && best.0 - history[epoch - 6] < 1e-3 {
+            break;
+        }
+    }
+    let notes = json!({
+        "theta_rbm": {
+            "visible": shape.visible, "environment": shape.environment, "hidden": shape.hidden,
+            "cd_pairs": n, "epochs": epochs, "best_epoch": best.2,
+            "heldout_pseudo_log_likelihood": best.0,
+            "early_stopping": "held-out pseudo-log-likelihood improves < 1e-3 over 5 epochs",
+        }
+    });
+    Ok((best.1, notes))
+}
+
+/// Q(v|e) for (a subset of) `pairs`.
+fn conditionals(
+    cfg: &TrainConfig,
+    shape: RbmShape,
+    theta: &[f32],
+    pairs: &Pairs,
+    spin: bool,
+    lane: u64,
+) -> Result<BoundSet> {
+    let nv = pairs.nv;
+    let table = spin && nv <= exact::MAX_VISIBLE;
+    let per = if table {
+        1usize << nv
+    } else {
+        cfg.rbm.samples * nv
+    };
+    let n = pairs.len().min(cfg.rbm.pairs).min((Q_BUDGET / per).max(1));
+    let pick: Vec<usize> = (0..n).map(|i| i * pairs.len() / n).collect();
+    let mut v = Vec::with_capacity(n * nv);
+    for &i in &pick {
+        v.extend(pairs.v[i * nv..(i + 1) * nv].iter().map(|&x| x as f64));
+    }
+    let ne = pairs.ne;
+    let env_units = |i: usize| -> Vec<f32> {
+        pairs.e[i * ne..(i + 1) * ne]
+            .iter()
+            .map(|&x| if spin { 0.5 * (x + 1.0) } else { x })
+            .collect()
+    };
+    let q = if table {
+        let mut q = vec![0.0f64; n * per];
+        q.par_chunks_mut(per)
+            .zip(pick.par_iter())
+            .try_for_each(|(row, &i)| -> Result<()> {
+                let mut work = vec![0.0f64; shape.hidden];
+                rbm::conditional_table(shape, theta, &env_units(i), row, &mut work)?;
+                Ok(())
+            })?;
+        Conditional::Table(q)
+    } else {
+        let s = cfg.rbm.samples;
+        let mut out = vec![0.0f64; n * per];
+        out.par_chunks_mut(per)
+            .zip(pick.par_iter())
+            .enumerate()
+            .try_for_each(|(k, (row, &i))| -> Result<()> {
+                let mut rng = stream(cfg.seed, JOB_RBM + 1 + lane, k as u64);
+                let mut work = vec![0.0f32; shape.sample_work_len()];
+                let mut state: Vec<f32> = pairs.v[i * nv..(i + 1) * nv]
+                    .iter()
+                    .map(|&x| if spin { 0.5 * (x + 1.0) } else { x })
+                    .collect();
+                rbm::sample_conditional(
+                    shape,
+                    theta,
+                    &env_units(i),
+                    &mut state,
+                    20,
+                    2,
+                    row,
+                    &mut work,
+                    &mut rng,
+                )?;
+                if !spin {
+                    for x in row.iter_mut() {
+                        *x = 0.5 * (*x + 1.0);
+                    }
+                }
+                Ok(())
+            })?;
+        Conditional::Sampled(out, s)
+    };
+    Ok(BoundSet { v, q, n })
+}
+
+/// Train with the `rbm` estimator (`spin`: ±1 data).
+pub fn train_rbm(cfg: &TrainConfig, train: &Pairs, heldout: &Pairs, spin: bool) -> Result<Outcome> {
+    check_pairs(train, heldout)?;
+    cfg.validate()?;
+    let shape = RbmShape::new(train.nv, train.ne, cfg.rbm.hidden)?;
+    let (theta, mut notes) = fit_rbm(cfg, shape, train, heldout, spin)?;
+    let tr = conditionals(cfg, shape, &theta, train, spin, 0)?;
+    let he = conditionals(cfg, shape, &theta, heldout, spin, 1)?;
+    let kind = match tr.q {
+        Conditional::Table(_) => "enumerated Q(v|e) over all 2^|V| blocks".to_string(),
+        Conditional::Sampled(_, s) => {
+            format!("sampled Q: {s} block-Gibbs samples per pair (E clamped, burn-in 20, thin 2)")
+        }
+    };
+    notes["q"] = json!(kind);
+    notes["bound_pairs"] = json!({"train": tr.n, "heldout": he.n});
+    let obj = RbmObjective {
+        cfg,
+        shape: Shape::new(train.nv, cfg.hidden)?,
+        train: tr,
+        heldout: he,
+    };
+    run_all(&obj, cfg, notes)
+}
