@@ -1,10 +1,11 @@
-//! Directed-loop (worm) updates for close-packed dimers: the bit-plane worm beside the
+//! Directed-loop (worm) updates for close-packed dimers: the direction-view worm
+//! (`Worm::run_many_dirs`, the fast path), the bit-plane worm (`Worm::run_many`) and the
 //! partner-array reference, in one run.
 //!
 //! Throughput is reported in elements = worm steps (pivot choices), so criterion's
 //! "elem/s" reads as steps per second. Each iteration replays the same worms from the same
 //! state and stream (≥ 200 000 steps); the step count is measured once beforehand, and
-//! both implementations are checked to agree on it (and on the result) before timing.
+//! all three implementations are checked to agree on it (and on the result) before timing.
 //! Build with `RUSTFLAGS="-C target-cpu=x86-64-v3"` for AVX2 figures.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -50,6 +51,15 @@ fn bench_one(c: &mut Criterion, l: usize, v: f64, t: f64) {
     let (mut h3, mut v3) = (h.clone(), vv.clone());
     reference::planes_from_partners(torus, &p2, &mut h3, &mut v3).unwrap();
     assert!(h2 == h3 && v2 == v3, "worm and reference disagree");
+    let mut dirs = vec![0u8; torus.sites()];
+    let (mut h4, mut v4, mut r4) = (h.clone(), vv.clone(), rng.clone());
+    let steps_dirs = worm
+        .run_many_dirs(&mut h4, &mut v4, &mut dirs, &mut r4, worms)
+        .unwrap();
+    assert!(
+        steps_dirs == steps && h4 == h2 && v4 == v2,
+        "direction-view worm and planes worm disagree"
+    );
 
     let name = if v == 0.0 {
         format!("L{l}_v0")
@@ -60,6 +70,16 @@ fn bench_one(c: &mut Criterion, l: usize, v: f64, t: f64) {
     g.throughput(Throughput::Elements(steps));
     // Every iteration replays the same worms from the same state, so the work (steps)
     // per iteration is exactly `steps`.
+    g.bench_function(format!("dirs_{name}"), |b| {
+        b.iter_batched_ref(
+            || (h.clone(), vv.clone(), rng.clone()),
+            |(h, v, r)| {
+                worm.run_many_dirs(black_box(h), black_box(v), &mut dirs, r, worms)
+                    .unwrap()
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.bench_function(format!("planes_{name}"), |b| {
         b.iter_batched_ref(
             || (h.clone(), vv.clone(), rng.clone()),

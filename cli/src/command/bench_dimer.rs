@@ -1,8 +1,9 @@
 //! `rsmi bench dimer`: the dimer kernels measured in one run on this machine.
 //!
 //! * **Worms** (directed loops, one lattice): worm steps (pivot choices) per ns, the
-//!   fast bit-plane worm against the partner-array reference worm, at v = 0 and at
-//!   v = −1, T = 0.65 (near T_KT), heat-bath exits.
+//!   fast direction-view worm (`Worm::run_many_dirs`, one batch of a loop sweep's worms
+//!   per call, the planes converted in and out each time) against the partner-array
+//!   reference worm, at v = 0 and at v = −1, T = 0.65 (near T_KT), heat-bath exits.
 //! * **Plaquette flips** (replica layout, 64 or 256 lattices per word): plaquette
 //!   attempts (plaquettes × replicas) per ns, `u64x4`, `u64` and the bit-by-bit
 //!   reference oracle, at the same two (v, T).
@@ -68,9 +69,10 @@ fn worm_rates(torus: Torus, v: f64, t: f64, seconds: f64) -> Result<[f64; 2]> {
     torus.validate(&h, &vv)?;
     // Sanity: 50 worms of the fast kernel == 50 reference worms, bit for bit.
     let mut partner = vec![0u32; torus.sites()];
+    let mut dirs = vec![0u8; torus.sites()];
     reference::partners_from_planes(torus, &h, &vv, &mut partner)?;
     let (mut r1, mut r2) = (rng.clone(), rng.clone());
-    let fast = worm.run_many(&mut h, &mut vv, &mut r1, 50)?;
+    let fast = worm.run_many_dirs(&mut h, &mut vv, &mut dirs, &mut r1, 50)?;
     let mut slow = 0;
     for _ in 0..50 {
         slow += reference::worm(&worm, &mut partner, &mut r2)?;
@@ -83,7 +85,13 @@ fn worm_rates(torus: Torus, v: f64, t: f64, seconds: f64) -> Result<[f64; 2]> {
         );
     }
     let f = time_it(seconds, || {
-        Ok(worm.run_many(std::hint::black_box(&mut h), &mut vv, &mut rng, per_sweep)?)
+        Ok(worm.run_many_dirs(
+            std::hint::black_box(&mut h),
+            &mut vv,
+            &mut dirs,
+            &mut rng,
+            per_sweep,
+        )?)
     })?;
     let r = time_it(seconds, || {
         let mut s = 0;

@@ -236,6 +236,7 @@ fn run_chain(
     let per_sweep = ((l2 * worms) as f64 / steps as f64).round().max(1.0) as u64;
     out.worms_per_sweep = per_sweep;
     let (mut vertex, mut face) = (vec![0u64; words], vec![0u64; words]);
+    let mut dirs = vec![0u8; torus.sites()];
     let link_bytes = DimerFile::link_bytes(args.size);
     let dec_bytes = DimerFile::decorated_bytes(args.size);
     out.links = vec![0; owned * link_bytes];
@@ -245,9 +246,10 @@ fn run_chain(
     let total = args.burn_in + owned as u64 * args.thin;
     let mut t = 0usize;
     for sweep in 1..=total {
-        for _ in 0..per_sweep {
-            out.steps += s.worm.run(&mut h, &mut v, &mut rng)?;
-        }
+        // One batch per loop sweep on the direction view (the same worms as `run`).
+        out.steps += s
+            .worm
+            .run_many_dirs(&mut h, &mut v, &mut dirs, &mut rng, per_sweep)?;
         done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if sweep % 16 == 0 {
             progress.set(done.load(std::sync::atomic::Ordering::Relaxed));

@@ -6,6 +6,7 @@
 //! 13 winding sectors) and from hand calculation on the columnar and staggered states.
 
 extern crate std;
+use std::format;
 use std::vec;
 use std::vec::Vec;
 
@@ -765,4 +766,114 @@ fn partner_conversions_reject_garbage() {
         p[i as usize] = i ^ 5;
     }
     assert!(rf::planes_from_partners(t, &p, &mut h, &mut v).is_err());
+}
+
+// ---------------------------------------------------------------- direction-view worm
+
+/// `run_many_dirs` == `run_many` on the planes, bit for bit: same steps, same planes, same
+/// stream afterwards, for batches of several sizes (0 included: the conversion round
+/// trip alone), on power-of-two and other even sizes (L² not a multiple of 64 for 6, 66
+/// and 100, so the scalar tail of the conversions is exercised too).
+#[test]
+fn direction_view_worm_matches_planes_worm_bit_for_bit() {
+    for l in [4, 6, 8, 64, 66, 100] {
+        let t = Torus::new(l).unwrap();
+        let mut dirs = vec![0xffu8; t.sites()];
+        for exits in KINDS {
+            for (vv, temp) in [
+                (0.0, 1.0),
+                (-1.0, 0.65),
+                (-1.0, 2.0),
+                (1.0, 0.65),
+                (1.0, 15.0),
+            ] {
+                let worm = Worm::new(t, vv, temp, exits).unwrap();
+                for seed in 0..2u64 {
+                    let (mut h, mut v) = planes(t);
+                    t.columnar(&mut h, &mut v).unwrap();
+                    let mut rng = stream(seed + 100 * l as u64, 3, 0);
+                    if seed == 1 {
+                        worm.run_many(&mut h, &mut v, &mut rng, 10).unwrap();
+                    }
+                    let (mut h2, mut v2, mut rng2) = (h.clone(), v.clone(), rng.clone());
+                    for batch in [0, 1, 7, 0, 25] {
+                        let s = worm
+                            .run_many_dirs(&mut h, &mut v, &mut dirs, &mut rng, batch)
+                            .unwrap();
+                        let s2 = worm.run_many(&mut h2, &mut v2, &mut rng2, batch).unwrap();
+                        let at = format!("L {l}, {exits:?}, v {vv}, T {temp}, seed {seed}");
+                        assert_eq!(s, s2, "steps, {at}");
+                        assert!(h == h2 && v == v2, "configuration, {at}");
+                        assert_eq!(rng, rng2, "stream, {at}");
+                        t.validate(&h, &v).unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bad input to `run_many_dirs`: wrong lengths and planes that are not a covering (every
+/// single flipped link bit of a random covering, a set padding bit) give errors, leave the
+/// planes unchanged and consume no random numbers.
+#[test]
+fn direction_view_worm_rejects_bad_input() {
+    let (t6, t66) = (Torus::new(6).unwrap(), Torus::new(66).unwrap());
+    let w = Worm::new(t6, -1.0, 1.0, Exits::HeatBath).unwrap();
+    let mut rng = stream(5, 0, 0);
+    let (mut h, mut v) = planes(t6);
+    t6.columnar(&mut h, &mut v).unwrap();
+    let mut dirs = vec![0u8; t6.sites()];
+    let mut short = vec![0u8; t6.sites() - 1];
+    assert!(matches!(
+        w.run_many_dirs(&mut h, &mut v, &mut short, &mut rng, 1),
+        Err(Error::BufferLength { .. })
+    ));
+    let mut none = [0u64; 0];
+    assert!(matches!(
+        w.run_many_dirs(&mut none, &mut v, &mut dirs, &mut rng, 1),
+        Err(Error::BufferLength { .. })
+    ));
+    // A padding bit (L² = 36 < 64).
+    let before = rng.clone();
+    let mut hp = h.clone();
+    hp[0] |= 1 << 40;
+    assert!(matches!(
+        w.run_many_dirs(&mut hp, &mut v, &mut dirs, &mut rng, 1),
+        Err(Error::InvalidParameter(_))
+    ));
+    // Empty planes.
+    let (mut he, mut ve) = planes(t6);
+    assert!(matches!(
+        w.run_many_dirs(&mut he, &mut ve, &mut dirs, &mut rng, 1),
+        Err(Error::InvalidParameter(_))
+    ));
+    assert_eq!(rng, before);
+    for t in [t6, t66] {
+        let w = Worm::new(t, 0.0, 1.0, Exits::HeatBath).unwrap();
+        let (mut h, mut v) = planes(t);
+        let mut dirs = vec![0u8; t.sites()];
+        w.randomise(&mut h, &mut v, &mut rng, 50).unwrap();
+        for i in 0..t.sites() {
+            for plane in 0..2 {
+                let (mut hb, mut vb) = (h.clone(), v.clone());
+                let p = if plane == 0 { &mut hb } else { &mut vb };
+                p[i / 64] ^= 1 << (i % 64);
+                let (hc, vc) = (hb.clone(), vb.clone());
+                let before = rng.clone();
+                assert!(
+                    matches!(
+                        w.run_many_dirs(&mut hb, &mut vb, &mut dirs, &mut rng, 1),
+                        Err(Error::InvalidParameter(_))
+                    ),
+                    "L {}, bit {i} of plane {plane}",
+                    t.l()
+                );
+                assert!(hb == hc && vb == vc && rng == before);
+            }
+        }
+        // The covering itself passes.
+        w.run_many_dirs(&mut h, &mut v, &mut dirs, &mut rng, 1)
+            .unwrap();
+    }
 }

@@ -54,13 +54,29 @@
 //! stopping time depends on the loop lengths and biases the measured states. Get the
 //! number once with [`Worm::calibrate`] (round(L² / mean steps per worm)) and keep it.
 //!
+//! # The direction view
+//!
+//! [`Worm::run_many_dirs`] runs the same worms on a caller-owned byte per site instead of
+//! the planes: `dirs[y·L + x]` = the direction (0: +x, 1: +y, 2: −x, 3: −y) of the site's
+//! dimer. The planes are converted (and validated) before the batch and written back
+//! after it, O(L²) word-parallel work amortised over the batch. During a worm the array
+//! keeps one invariant: every site points along an occupied link, and both ends of every
+//! occupied link point at each other, except the pivot q, which points at the other end
+//! a of the moving dimer (a itself points along its other dimer), and the tail, which
+//! holds [`DIR_NONE`] until the loop closes. A step with exit k to x = (q + k) reads
+//! x's pointer o (x's old partner, or after a bounce a's other dimer), writes q → k and
+//! x → k ^ 2, and pivots next about x + o with entry o ^ 2: one byte load and two byte
+//! stores. The plaquette occupancies of the n-pattern never involve the pivot, so "link
+//! (s, s + d) occupied" is simply `dirs[s] == d`. The random numbers consumed and every
+//! decision are those of [`Worm::run_many`], so the result is the same bit for bit.
+//!
 //! # Validity
 //!
 //! The planes must be a valid covering ([`Torus::validate`]). The worm checks every site
 //! it touches and returns [`Error::InvalidParameter`] when one does not hold exactly one
 //! dimer (the planes are then left in an unspecified state); it never panics.
 
-use super::lattice::{Torus, bit};
+use super::lattice::{Torus, bit, valid_mask, window};
 use crate::error::{Error, check_len};
 use crate::rng::Xoshiro256PlusPlus;
 use rand_core::Rng;
@@ -73,6 +89,128 @@ pub const PATTERNS: usize = 81;
 
 /// One in fixed point: thresholds are out of 2⁶³.
 pub const ONE: u64 = 1 << 63;
+
+/// The direction-view entry of the worm's tail while its loop is open (see the module
+/// docs); never left in the array after a worm.
+pub const DIR_NONE: u8 = 4;
+
+const BAD_COVERING: Error =
+    Error::InvalidParameter("dimer planes are not a close-packed covering (found by the worm)");
+
+/// `SPREAD[b]` has byte k equal to bit k of `b`.
+const SPREAD: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < 8 {
+            t[b] |= ((b as u64 >> k) & 1) << (8 * k);
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The least significant bit of every byte.
+const BYTE_LSB: u64 = 0x0101_0101_0101_0101;
+
+/// Bit k of the result = bit 8k of `x`, for `x` with only byte-LSBs set.
+#[inline(always)]
+fn gather_lsbs(x: u64) -> u64 {
+    x.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// The direction of the occupied link of site `i`, from its 4-bit link mask, or an error
+/// unless exactly one link is occupied.
+fn dir_of_site(torus: Torus, h: &[u64], v: &[u64], i: usize) -> Result<u8, Error> {
+    let l = torus.l();
+    let (x, y) = (i % l, i / l);
+    let m = bit(h, i) as u32
+        | (bit(v, i) as u32) << 1
+        | (bit(h, torus.index(x + l - 1, y)) as u32) << 2
+        | (bit(v, torus.index(x, y + l - 1)) as u32) << 3;
+    if m.count_ones() == 1 {
+        Ok(m.trailing_zeros() as u8)
+    } else {
+        Err(BAD_COVERING)
+    }
+}
+
+/// Fill the direction view `dirs` (L² bytes, lengths checked by the caller) from the
+/// planes, 64 sites per word where possible; fails unless the planes are a valid covering
+/// (padding bits included). `dirs` is unspecified after a failure.
+fn dirs_from_planes(torus: Torus, h: &[u64], v: &[u64], dirs: &mut [u8]) -> Result<(), Error> {
+    let l = torus.l();
+    let n = torus.sites();
+    let last = torus.plane_words() - 1;
+    if (h[last] | v[last]) & !valid_mask(n, last) != 0 {
+        return Err(BAD_COVERING);
+    }
+    let full = if n >= 64 { n / 64 } else { 0 };
+    for (w, block) in dirs[..64 * full].chunks_exact_mut(64).enumerate() {
+        let i = 64 * w;
+        let (hh, vv) = (h[w], v[w]);
+        // Link below (v of the site one row down) and link to the left (h of the site one
+        // column left; a row's first site takes it from the row's last site).
+        let vd = window(v, n, i + n - l);
+        let mut hl = window(h, n, i + n - 1);
+        let mut row_start = 0u64;
+        let mut k = (l - i % l) % l;
+        while k < 64 {
+            row_start |= 1 << k;
+            k += l;
+        }
+        if row_start != 0 {
+            hl = (hl & !row_start) | (window(h, n, i + l - 1) & row_start);
+        }
+        let any = hh | vv | hl | vd;
+        let two = (hh & vv) | (hl & vd) | ((hh | vv) & (hl | vd));
+        if any != u64::MAX || two != 0 {
+            return Err(BAD_COVERING);
+        }
+        let (b0, b1) = (vv | vd, hl | vd);
+        for (c, out) in block.chunks_exact_mut(8).enumerate() {
+            let d = SPREAD[(b0 >> (8 * c)) as usize & 0xff]
+                | SPREAD[(b1 >> (8 * c)) as usize & 0xff] << 1;
+            out.copy_from_slice(&d.to_le_bytes());
+        }
+    }
+    for (i, d) in dirs.iter_mut().enumerate().skip(64 * full) {
+        *d = dir_of_site(torus, h, v, i)?;
+    }
+    Ok(())
+}
+
+/// Write the planes from a complete direction view (every entry 0..4, as a worm leaves
+/// it); bit i of `h` / `v` is set when `dirs[i]` is 0 / 1.
+fn planes_from_dirs(torus: Torus, dirs: &[u8], h: &mut [u64], v: &mut [u64]) {
+    let n = torus.sites();
+    let full = n / 64;
+    for (w, block) in dirs[..64 * full].chunks_exact(64).enumerate() {
+        let (mut hw, mut vw) = (0u64, 0u64);
+        for (c, chunk) in block.chunks_exact(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let b = u64::from_le_bytes(bytes);
+            let is0 = !(b | (b >> 1)) & BYTE_LSB;
+            let is1 = b & !(b >> 1) & BYTE_LSB;
+            hw |= gather_lsbs(is0) << (8 * c);
+            vw |= gather_lsbs(is1) << (8 * c);
+        }
+        h[w] = hw;
+        v[w] = vw;
+    }
+    if full < torus.plane_words() {
+        let (mut hw, mut vw) = (0u64, 0u64);
+        for (k, &d) in dirs[64 * full..n].iter().enumerate() {
+            hw |= ((d == 0) as u64) << k;
+            vw |= ((d == 1) as u64) << k;
+        }
+        h[full] = hw;
+        v[full] = vw;
+    }
+}
 
 /// How the exit of each pivot is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,6 +486,36 @@ impl Worm {
         Ok(steps)
     }
 
+    /// `worms` worms, as [`Worm::run_many`] (same random numbers, same result bit for bit),
+    /// run on the direction view (see the module docs). `dirs` (L² bytes, any content) is
+    /// the caller's scratch: the planes are converted into it (and validated) first and
+    /// written back from it at the end. Returns the total number of steps. Invalid planes
+    /// give [`Error::InvalidParameter`] and are left unchanged.
+    pub fn run_many_dirs(
+        &self,
+        h: &mut [u64],
+        v: &mut [u64],
+        dirs: &mut [u8],
+        rng: &mut Xoshiro256PlusPlus,
+        worms: u64,
+    ) -> Result<u64, Error> {
+        self.torus.check_planes(h, v)?;
+        check_len("dirs", self.torus.sites(), dirs.len())?;
+        dirs_from_planes(self.torus, h, v, dirs)?;
+        let mut steps = 0u64;
+        if self.interacting {
+            for _ in 0..worms {
+                steps = steps.saturating_add(self.worm_dirs::<true>(dirs, rng));
+            }
+        } else {
+            for _ in 0..worms {
+                steps = steps.saturating_add(self.worm_dirs::<false>(dirs, rng));
+            }
+        }
+        planes_from_dirs(self.torus, dirs, h, v);
+        Ok(steps)
+    }
+
     /// One worm of at most `cap` ≥ 1 steps. `backup` (2 × [`Torus::plane_words`] words,
     /// any content) receives a copy of the planes first; if the loop has not closed after
     /// `cap` steps, the planes are restored from it and the move is rejected.
@@ -526,6 +694,85 @@ impl Worm {
             }
             let od = old.trailing_zeros() as usize & 3;
             (qx, qy) = (wrap(x, ndx[od]), wrap(y, ndy[od]));
+            e = od ^ 2;
+        }
+    }
+
+    /// The worm loop on the direction view (a valid covering, as `dirs_from_planes`
+    /// leaves it); returns the steps. The same draws and decisions as `Worm::worm`.
+    #[inline(always)]
+    fn worm_dirs<const INTERACTING: bool>(
+        &self,
+        dirs: &mut [u8],
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> u64 {
+        // n-pattern contributions (one byte per direction value 0..=4) of the sites above
+        // and below the pivot (dirs 0 and 2: n₀ and n₂) and of those to its right and
+        // left (dirs 1 and 3: n₁ and n₃).
+        const VERTICAL_NB: u64 = 0x00_00_09_00_01;
+        const HORIZONTAL_NB: u64 = 0x00_1b_00_03_00;
+        let l = self.torus.l();
+        let n = self.torus.sites();
+        let nt = n as u64;
+        let t = loop {
+            let m = (rng.next_u64() as u128) * (nt as u128);
+            if (m as u64) >= self.start_threshold {
+                break (m >> 64) as usize;
+            }
+        };
+        let ty = ((t as u128 * self.recip_l as u128) >> 64) as usize;
+        let tx = t - ty * l;
+        // A site is (row start y·L, column x). The neighbour in direction d < 4 by
+        // arithmetic (no selects on d: they become unpredictable branches): the offsets
+        // (dx, dy) = (1, 0), (0, 1), (−1, 0), (0, −1) are bytes of two constants, and a
+        // step that leaves [0, L) or [0, L²) is wrapped back by ∓L or ∓L².
+        let step = |row: usize, x: usize, d: usize| {
+            let dx = ((0xff_00_01_u32 >> (8 * (d & 3))) as u8 as i8) as isize;
+            let dy = ((0xff_00_01_00_u32 >> (8 * (d & 3))) as u8 as i8) as isize;
+            let mut x2 = x.wrapping_add_signed(dx);
+            if x2 >= l {
+                x2 = x2.wrapping_add_signed(-dx * l as isize);
+            }
+            let dr = dy * l as isize;
+            let mut r2 = row.wrapping_add_signed(dr);
+            if r2 >= n {
+                r2 = r2.wrapping_add_signed(-dy * n as isize);
+            }
+            (r2, x2)
+        };
+        let d0 = (dirs[t] & 3) as usize;
+        dirs[t] = DIR_NONE;
+        let (mut qr, mut qx) = step(t - tx, tx, d0);
+        let mut e = d0 ^ 2;
+        let mut steps = 0u64;
+        loop {
+            let q = qr + qx;
+            let p = if INTERACTING {
+                let xr = if qx + 1 == l { 0 } else { qx + 1 };
+                let xl = if qx == 0 { l - 1 } else { qx - 1 };
+                let up = if qr + l == n { 0 } else { qr + l };
+                let down = if qr == 0 { n - l } else { qr - l };
+                let c = |i: usize, table: u64| table >> (8 * (dirs[i] & 7));
+                (c(up + qx, VERTICAL_NB)
+                    + c(down + qx, VERTICAL_NB)
+                    + c(qr + xr, HORIZONTAL_NB)
+                    + c(qr + xl, HORIZONTAL_NB)) as usize
+                    & 0xff
+            } else {
+                0
+            };
+            let k = self.table.exit(p, e, rng.next_u64() >> 1);
+            steps += 1;
+            let (xr, xx) = step(qr, qx, k);
+            let x = xr + xx;
+            // x's pointer: its old partner, or after a bounce (x = a) a's other dimer.
+            let od = (dirs[x] & 3) as usize;
+            dirs[q] = k as u8;
+            dirs[x] = (k ^ 2) as u8;
+            if x == t {
+                return steps;
+            }
+            (qr, qx) = step(xr, xx, od);
             e = od ^ 2;
         }
     }
