@@ -61,7 +61,9 @@ pub struct DataArgs {
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 ESTIMATORS: im = Barber-Agakov bound with a linear softmax decoder q(h|e) trained jointly \
-with the rule; rbm = a Theta-RBM over (v, e) fitted first by persistent CD (early stopping on \
+with the rule (on inputs centred on their training means, a reparametrisation: the stored \
+bias absorbs the shift; V is centred only when the biases are trained); rbm = a Theta-RBM \
+over (v, e) fitted first by persistent CD (early stopping on \
 the held-out pseudo-likelihood), then the rule on the Barber-Agakov bound with Q(v|e) of that \
 RBM (enumerated for |V| <= 16 on +-1 data, S block-Gibbs samples per pair otherwise); exact = \
 the exact I(H:E) of ising1d data with a temperature in meta.config (infinite-chain formula, E = \

@@ -9,6 +9,10 @@
 //! - `exact` (E0): Λ by Adam on the exact I_Λ(H:E) of a joint table P(V, E)
 //!   ([`rsmi_core::learn::exact`]).
 //!
+//! The `im` estimator works on centred inputs (v − μ_V, e − μ_E, training means; V only
+//! when the biases are trained), a pure reparametrisation that conditions the 0/1 dimer
+//! problem (see `Centre`); stored rules are always in the original coordinates.
+//!
 //! Every restart starts from λ ~ N(0, σ²) (σ = 0.05), b = 0, a zero decoder, and runs
 //! epochs until the held-out estimate improves by less than `tolerance` over `patience`
 //! epochs (or `max_epochs`); its parameters are those of its best held-out epoch. After
@@ -329,6 +333,9 @@ trait Objective: Sync {
     fn heldout(&self, w: &[f32], b: &[f32], st: &Self::State) -> Result<f64>;
     /// Training-set estimate.
     fn train_value(&self, w: &[f32], b: &[f32], st: &Self::State) -> Result<f64>;
+    /// Turn the bias of the objective's own parametrisation into the stored one
+    /// (identity unless the inputs are centred).
+    fn export_bias(&self, _w: &[f32], _b: &mut [f32]) {}
 }
 
 fn run_restart<O: Objective>(
@@ -373,8 +380,9 @@ fn run_restart<O: Objective>(
         }
     }
     bar.inc((cfg.max_epochs - epochs) as u64);
-    let (heldout, w, b, st) = best;
+    let (heldout, w, mut b, st) = best;
     let train = obj.train_value(&w, &b, &st)?;
+    obj.export_bias(&w, &mut b);
     Ok(Restart {
         weight_norm: weight_norm(&w, cfg.hidden),
         weights: w,
@@ -437,6 +445,82 @@ struct ImObjective<'d> {
     heldout: &'d Pairs,
     /// Train Λ (false: decoder only, for `rsmi mi`).
     train_rule: bool,
+    /// Centring of the inputs (means of the training pairs).
+    centre: Centre,
+}
+
+/// Input centring of the `im` estimator: a pure reparametrisation.
+///
+/// The estimator sees v − μ_V and e − μ_E, with μ the means over the training pairs. For
+/// the decoder this only moves its biases (d_s absorbs −Σ_m U_sm μ_m; the decoder is never
+/// stored). For the rule, a_j = b′_j + Σ_i λ_ji (v_i − μ_i) is the same rule as the stored
+/// (λ, b = b′ − Σ_i λ_ji μ_i), so RULE.json keeps its meaning; V is centred only when the
+/// biases are trained (with b frozen at 0 the shift could not be absorbed).
+///
+/// Why: with 0/1 inputs (dimer links, mean ¼; noise bits, mean ½) the uncentred
+/// pre-activation carries a large common mode Σ_i λ_ji μ_i that couples every weight to
+/// the bias and to the entropy term, and the decoder's inputs share a common offset: the
+/// Hessian is badly conditioned and minibatch noise on the common mode dominates the
+/// small-λ phase. Centred inputs decouple the mean from the fluctuations (standard
+/// practice for logistic models); on ±1 data with spin-flip augmentation μ = 0 exactly
+/// and nothing changes.
+#[derive(Debug, Clone, Default)]
+struct Centre {
+    /// μ_V (empty: V not centred).
+    v: Vec<f32>,
+    /// μ_E (empty: E not centred).
+    e: Vec<f32>,
+}
+
+impl Centre {
+    /// Means of the training pairs; V only when `centre_v`.
+    fn of(pairs: &Pairs, centre_v: bool) -> Centre {
+        let mean = |x: &[f32], width: usize| -> Vec<f32> {
+            let mut s = vec![0.0f64; width];
+            for row in x.chunks_exact(width) {
+                for (a, &b) in s.iter_mut().zip(row) {
+                    *a += b as f64;
+                }
+            }
+            let n = (x.len() / width).max(1) as f64;
+            s.iter().map(|&a| (a / n) as f32).collect()
+        };
+        Centre {
+            v: if centre_v {
+                mean(&pairs.v, pairs.nv)
+            } else {
+                Vec::new()
+            },
+            e: mean(&pairs.e, pairs.ne),
+        }
+    }
+
+    /// Copy rows `src` into `dst`, subtracting `mu` (nothing when `mu` is empty).
+    fn copy(mu: &[f32], src: &[f32], dst: &mut [f32]) {
+        dst.copy_from_slice(src);
+        if !mu.is_empty() {
+            for row in dst.chunks_exact_mut(mu.len()) {
+                for (x, &m) in row.iter_mut().zip(mu) {
+                    *x -= m;
+                }
+            }
+        }
+    }
+
+    /// Σ_i λ_ji μ_i per hidden unit (0 when V is not centred).
+    fn shift(&self, w: &[f32], hidden: usize) -> Vec<f32> {
+        if self.v.is_empty() {
+            return vec![0.0; hidden];
+        }
+        w.chunks_exact(self.v.len())
+            .map(|row| {
+                row.iter()
+                    .zip(&self.v)
+                    .map(|(&l, &m)| l as f64 * m as f64)
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    }
 }
 
 /// Decoder parameters and their Adam moments.
@@ -460,6 +544,19 @@ pub fn im_value(
     d: &[f32],
     pairs: &Pairs,
 ) -> Result<Sums> {
+    im_value_centred(im, w, b, u, d, pairs, &Centre::default())
+}
+
+/// [`im_value`] on centred inputs (parameters in the centred coordinates).
+fn im_value_centred(
+    im: &Im,
+    w: &[f32],
+    b: &[f32],
+    u: &[f32],
+    d: &[f32],
+    pairs: &Pairs,
+    centre: &Centre,
+) -> Result<Sums> {
     let mut sums = Sums::default();
     let mut work = vec![0.0f32; im.workspace_len(EVAL_CHUNK)];
     let params = Params {
@@ -468,12 +565,27 @@ pub fn im_value(
         u,
         d,
     };
+    let (mut cv, mut ce) = (Vec::new(), Vec::new());
     for (vc, ec) in pairs
         .v
         .chunks(EVAL_CHUNK * pairs.nv)
         .zip(pairs.e.chunks(EVAL_CHUNK * pairs.ne))
     {
         let n = vc.len() / pairs.nv;
+        let vc = if centre.v.is_empty() {
+            vc
+        } else {
+            cv.resize(vc.len(), 0.0);
+            Centre::copy(&centre.v, vc, &mut cv);
+            &cv[..]
+        };
+        let ec = if centre.e.is_empty() {
+            ec
+        } else {
+            ce.resize(ec.len(), 0.0);
+            Centre::copy(&centre.e, ec, &mut ce);
+            &ce[..]
+        };
         im.accumulate(
             Path::F32x8,
             params,
@@ -530,8 +642,16 @@ impl Objective for ImObjective<'_> {
             let m = idx.len();
             for (k, &i) in idx.iter().enumerate() {
                 let i = i as usize;
-                bv[k * nv..(k + 1) * nv].copy_from_slice(&self.train.v[i * nv..(i + 1) * nv]);
-                be[k * ne..(k + 1) * ne].copy_from_slice(&self.train.e[i * ne..(i + 1) * ne]);
+                Centre::copy(
+                    &self.centre.v,
+                    &self.train.v[i * nv..(i + 1) * nv],
+                    &mut bv[k * nv..(k + 1) * nv],
+                );
+                Centre::copy(
+                    &self.centre.e,
+                    &self.train.e[i * ne..(i + 1) * ne],
+                    &mut be[k * ne..(k + 1) * ne],
+                );
             }
             let value = self.im.value_and_gradient(
                 Path::F32x8,
@@ -563,10 +683,16 @@ impl Objective for ImObjective<'_> {
         Ok(total / count.max(1) as f64)
     }
     fn heldout(&self, w: &[f32], b: &[f32], st: &Decoder) -> Result<f64> {
-        Ok(im_value(&self.im, w, b, &st.u, &st.d, self.heldout)?.value())
+        Ok(im_value_centred(&self.im, w, b, &st.u, &st.d, self.heldout, &self.centre)?.value())
     }
     fn train_value(&self, w: &[f32], b: &[f32], st: &Decoder) -> Result<f64> {
-        Ok(im_value(&self.im, w, b, &st.u, &st.d, self.train)?.value())
+        Ok(im_value_centred(&self.im, w, b, &st.u, &st.d, self.train, &self.centre)?.value())
+    }
+    fn export_bias(&self, w: &[f32], b: &mut [f32]) {
+        let shift = self.centre.shift(w, b.len());
+        for (x, s) in b.iter_mut().zip(shift) {
+            *x -= s;
+        }
     }
 }
 
@@ -587,11 +713,19 @@ pub fn train_im(cfg: &TrainConfig, train: &Pairs, heldout: &Pairs) -> Result<Out
         train,
         heldout,
         train_rule: true,
+        centre: Centre::of(train, cfg.free_bias),
     };
     run_all(
         &obj,
         cfg,
-        json!({"decoder": "linear softmax q(h|e) over the 2^N_h hidden configurations, trained jointly"}),
+        json!({
+            "decoder": "linear softmax q(h|e) over the 2^N_h hidden configurations, trained jointly",
+            "centring": if cfg.free_bias {
+                "v and e centred on their training means during training; the stored bias absorbs the shift"
+            } else {
+                "e centred on its training mean (decoder only); v not centred (bias frozen)"
+            },
+        }),
     )
 }
 
@@ -613,15 +747,24 @@ pub fn fixed_rule_im(
 ) -> Result<(f64, f64, usize)> {
     check_pairs(train, heldout)?;
     let im = Im::new(train.nv, train.ne, cfg.hidden)?;
+    // V is centred whatever the bias setting here: the rule is fixed, and its stored bias
+    // absorbs the shift exactly.
+    let centre = Centre::of(train, true);
     let obj = ImObjective {
         im,
         cfg,
         train,
         heldout,
         train_rule: false,
+        centre,
     };
     let mut rng = stream(cfg.seed, JOB_DECODER, 0);
-    let (mut w, mut b) = (weights.to_vec(), bias.to_vec());
+    let mut w = weights.to_vec();
+    let mut b: Vec<f32> = bias
+        .iter()
+        .zip(obj.centre.shift(weights, bias.len()))
+        .map(|(&x, s)| x + s)
+        .collect();
     let mut st = obj.state();
     let mut lam = Lambda::new(cfg, w.len())?;
     let mut best = (f64::NEG_INFINITY, st.clone());
@@ -660,7 +803,7 @@ pub fn fixed_rule_im(
                 e: heldout.e[start * heldout.ne..end * heldout.ne].to_vec(),
                 sample: heldout.sample[start..end].to_vec(),
             };
-            values.push(im_value(&im, &w, &b, &st.u, &st.d, &part)?.value());
+            values.push(im_value_centred(&im, &w, &b, &st.u, &st.d, &part, &obj.centre)?.value());
         }
         start = end;
     }
@@ -1084,4 +1227,92 @@ pub fn train_rbm(cfg: &TrainConfig, train: &Pairs, heldout: &Pairs, spin: bool) 
         heldout: he,
     };
     run_all(&obj, cfg, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Centring is a pure reparametrisation: Î with (λ, b′) and decoder (U, d′) on centred
+    /// inputs equals Î with the exported (λ, b = b′ − λ·μ_V) and (U, d = d′ − U·μ_E) on the
+    /// raw inputs.
+    #[test]
+    fn centring_is_a_reparametrisation() {
+        let (nv, ne, hidden, n) = (5, 7, 2, 300);
+        let mut rng = stream(9, 1, 0);
+        let bit = |rng: &mut Xoshiro256PlusPlus, p: u64| (uniform_below(rng, 4) < p) as u8 as f32;
+        let v: Vec<f32> = (0..n * nv).map(|_| bit(&mut rng, 1)).collect();
+        let e: Vec<f32> = (0..n * ne).map(|_| bit(&mut rng, 2)).collect();
+        let pairs = Pairs {
+            nv,
+            ne,
+            v,
+            e,
+            sample: (0..n as u32).collect(),
+        };
+        let centre = Centre::of(&pairs, true);
+        assert!((centre.v[0] - 0.25).abs() < 0.08 && (centre.e[0] - 0.5).abs() < 0.1);
+        let w: Vec<f32> = (0..hidden * nv).map(|_| gauss(&mut rng) as f32).collect();
+        let b_c: Vec<f32> = (0..hidden).map(|_| gauss(&mut rng) as f32).collect();
+        let im = Im::new(nv, ne, hidden).unwrap();
+        let states = im.decoder_shape().states();
+        let u: Vec<f32> = (0..states * ne).map(|_| gauss(&mut rng) as f32).collect();
+        let d_c: Vec<f32> = (0..states).map(|_| gauss(&mut rng) as f32).collect();
+        let centred = im_value_centred(&im, &w, &b_c, &u, &d_c, &pairs, &centre)
+            .unwrap()
+            .value();
+
+        let obj = ImObjective {
+            im,
+            cfg: &TrainConfig {
+                hidden,
+                restarts: 1,
+                seed: 1,
+                max_epochs: 1,
+                batch: 10,
+                lr_rule: 0.01,
+                lr_decoder: 0.01,
+                patience: 1,
+                tolerance: 0.0,
+                cap: 10.0,
+                init_std: 0.05,
+                free_bias: true,
+                fixed_zero: Vec::new(),
+                rbm: RbmConfig {
+                    hidden: 1,
+                    lr: 0.01,
+                    epochs: 1,
+                    k: 1,
+                    persistent: true,
+                    pairs: 1,
+                    samples: 1,
+                },
+            },
+            train: &pairs,
+            heldout: &pairs,
+            train_rule: true,
+            centre: centre.clone(),
+        };
+        let mut b = b_c.clone();
+        obj.export_bias(&w, &mut b);
+        let d: Vec<f32> = d_c
+            .iter()
+            .zip(u.chunks_exact(ne))
+            .map(|(&d, row)| d - row.iter().zip(&centre.e).map(|(a, m)| a * m).sum::<f32>())
+            .collect();
+        let raw = im_value(&im, &w, &b, &u, &d, &pairs).unwrap().value();
+        assert!(
+            (centred - raw).abs() < 1e-5,
+            "centred {centred} vs raw {raw}"
+        );
+        // The decoder-only fit of a fixed rule maps the stored bias back exactly.
+        let back: Vec<f32> = b
+            .iter()
+            .zip(centre.shift(&w, hidden))
+            .map(|(&x, s)| x + s)
+            .collect();
+        for (x, y) in back.iter().zip(&b_c) {
+            assert!((x - y).abs() < 1e-5);
+        }
+    }
 }
