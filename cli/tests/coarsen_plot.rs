@@ -6,59 +6,18 @@
 //! weighted block sum and its sign), energies by a direct nearest-neighbour sum, and the
 //! block-1 identity rule is checked against the energies written by `rsmi sample`.
 
+mod common;
+
+use common::{TempDir, rsmi, stderr};
 use rsmi_cli::io::dimer_npz::{DimerFile, write_dimer_npz};
 use rsmi_cli::io::npz::{SampleFile, pack_row, read_npz, write_npz};
 use rsmi_cli::learn::rule_file::{FORMAT, GeometryKind, GeometrySpec, RuleFile, write_rule};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rsmi-cp-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rsmi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsmi"))
-        .args(args)
-        .output()
-        .expect("run rsmi")
-}
+use std::path::Path;
+use std::process::Output;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn ok(o: &Output) {

@@ -4,59 +4,13 @@
 //! count, the `--json` summary, and bad input refused with one clear sentence and no
 //! file left behind.
 
+mod common;
+
+use common::{TempDir, rsmi, stderr};
 use rsmi_cli::io::dimer_npz::{DimerFile, read_dimer_npz};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rsmi-dimer-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rsmi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsmi"))
-        .args(args)
-        .output()
-        .expect("run rsmi")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 /// `rsmi sample dimer --size 8 --samples 40 --seed 3 --burn-in 20 --out <out> <extra>`.
 fn sample(out: &Path, extra: &[&str]) -> Output {

@@ -2,49 +2,12 @@
 //! one clear sentence and leaves nothing behind, results do not depend on the thread
 //! count or on checkpoint/resume.
 
+mod common;
+
+use common::{TempDir, rsmi, stderr};
 use rsmi_cli::io::npz::{SampleFile, read_npz};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rsmi-e2e-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rsmi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsmi"))
-        .args(args)
-        .output()
-        .expect("run rsmi")
-}
+use std::path::Path;
+use std::process::Output;
 
 fn sample(out: &Path, extra: &[&str]) -> Output {
     let o = out.to_str().unwrap().to_string();
@@ -71,10 +34,6 @@ fn content(f: &SampleFile) -> SampleFile {
     let mut g = f.clone();
     g.meta.as_object_mut().unwrap().remove("run");
     g
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

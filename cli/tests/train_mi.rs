@@ -2,51 +2,14 @@
 //! the `--json` shapes, `mi` with built-in and learned rules, bad input refused with one
 //! clear sentence and nothing left behind, and results independent of `--threads`.
 
+mod common;
+
+use common::{TempDir, rsmi};
 use rsmi_cli::learn::rule_file::{parse_rule, read_rule};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "rsmi-train-e2e-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rsmi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rsmi"))
-        .args(args)
-        .output()
-        .expect("run rsmi")
-}
 
 fn ok(o: &Output) -> String {
     assert!(
