@@ -25,7 +25,7 @@
 //! close-packed covering, the decorated array agreeing with the links, and the stored
 //! winding numbers agreeing with the links.
 
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
 use anyhow::Context;
@@ -34,7 +34,9 @@ use rsmi_core::dimer::{decorated, lattice::Torus, observables};
 use serde_json::Value;
 
 use super::atomic::write_atomic;
-use super::npz::{Archive, Dtype, NpzError, Shape, meta_model_size, to_i64, write_array};
+use super::npz::{
+    Archive, Dtype, NpzError, Shape, meta_model_size, read_path, to_i64, write_array,
+};
 
 /// The model name of dimer sample files.
 pub const MODEL: &str = "dimer";
@@ -210,16 +212,7 @@ pub fn write_dimer_npz_to<W: Write + Seek>(w: W, file: &DimerFile) -> anyhow::Re
 
 /// Reads and validates the dimer sample file at `path`.
 pub fn read_dimer_npz(path: &Path) -> Result<DimerFile, NpzError> {
-    let open = |source| NpzError::Open {
-        path: path.to_path_buf(),
-        source,
-    };
-    let f = std::fs::File::open(path).map_err(open)?;
-    let len = f.metadata().map_err(open)?.len();
-    read_from(BufReader::new(f), len).map_err(|e| NpzError::InFile {
-        path: path.to_path_buf(),
-        source: Box::new(e),
-    })
+    read_path(path, read_from)
 }
 
 /// Reads and validates a dimer sample file held in memory; never panics.

@@ -406,13 +406,22 @@ where
 ///
 /// Errors name the file and, where applicable, the array.
 pub fn read_npz(path: &Path) -> Result<SampleFile, NpzError> {
+    read_path(path, read_from)
+}
+
+/// Opens `path` and hands a buffered reader and the file length to `read`; errors name
+/// the file (shared by every sample-file reader).
+pub(crate) fn read_path<T>(
+    path: &Path,
+    read: impl FnOnce(BufReader<std::fs::File>, u64) -> Result<T, NpzError>,
+) -> Result<T, NpzError> {
     let open = |source| NpzError::Open {
         path: path.to_path_buf(),
         source,
     };
     let f = std::fs::File::open(path).map_err(open)?;
     let len = f.metadata().map_err(open)?.len();
-    read_from(BufReader::new(f), len).map_err(|e| NpzError::InFile {
+    read(BufReader::new(f), len).map_err(|e| NpzError::InFile {
         path: path.to_path_buf(),
         source: Box::new(e),
     })

@@ -23,8 +23,8 @@
 //! the stream (seed, [`JOB_RESTART`], r), so the results depend on the seed only, never on
 //! the thread count, and are returned in restart order.
 
+use crate::progress::Progress;
 use anyhow::{Result, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use rsmi_core::learn::adam::{Adam, cap_row_norms};
 use rsmi_core::learn::exact;
@@ -33,7 +33,6 @@ use rsmi_core::learn::rbm::{self, CdStep, Kernel, Negative, RbmShape};
 use rsmi_core::learn::rule::Shape;
 use rsmi_core::rng::{Rng, Xoshiro256PlusPlus, stream, uniform_below};
 use serde_json::{Value, json};
-use std::io::IsTerminal;
 
 use super::dataset::Pairs;
 use super::rule_file::TracePoint;
@@ -342,7 +341,7 @@ fn run_restart<O: Objective>(
     obj: &O,
     cfg: &TrainConfig,
     r: usize,
-    bar: &ProgressBar,
+    bar: &Progress,
 ) -> Result<Restart> {
     let mut rng = stream(cfg.seed, JOB_RESTART, r as u64);
     let nv = obj.visible();
@@ -394,33 +393,17 @@ fn run_restart<O: Objective>(
     })
 }
 
-fn progress_bar(total: u64, prefix: &str) -> ProgressBar {
-    let target = if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix}[{elapsed_precise}] {bar:40} {pos}/{len} epochs (eta {eta})",
-    ) {
-        bar.set_style(style);
-    }
-    bar.set_prefix(prefix.to_string());
-    bar
-}
-
 fn run_all<O: Objective>(obj: &O, cfg: &TrainConfig, notes: Value) -> Result<Outcome> {
     cfg.validate()?;
     if !cfg.fixed_zero.is_empty() && cfg.fixed_zero.len() != obj.visible() {
         bail!("internal: fixed-zero mask of the wrong length");
     }
-    let bar = progress_bar((cfg.restarts * cfg.max_epochs) as u64, "train ");
+    let bar = Progress::with_unit((cfg.restarts * cfg.max_epochs) as u64, "train ", "epochs");
     let restarts: Vec<Restart> = (0..cfg.restarts)
         .into_par_iter()
         .map(|r| run_restart(obj, cfg, r, &bar))
         .collect::<Result<_>>()?;
-    bar.finish_and_clear();
+    bar.finish();
     let mut best = 0;
     for (i, r) in restarts.iter().enumerate() {
         if r.heldout > restarts[best].heldout {
