@@ -15,9 +15,8 @@
 use super::wolff::{Cluster, bond_probability, cluster_flip_probability, draw_below};
 use super::{Algorithm, Dim, Geometry, Layout, delta_e, flip_probability};
 use crate::error::{Error, check_len};
-use crate::rng::bernoulli::BLOCK_DIGITS;
+use crate::rng::bernoulli::BitOracle;
 use crate::rng::{Prob, Xoshiro256PlusPlus, uniform_below};
-use rand_core::Rng;
 
 fn beta_of(temperatures: &[f64], bit: usize) -> Result<f64, Error> {
     let t = if temperatures.len() == 1 {
@@ -51,10 +50,8 @@ pub fn sweep_packed<L: Layout>(
     let g = layout.geometry();
     let z = g.z();
     for w in 0..lattice.len() {
-        let mut digits = [0u64; 64];
-        let mut drawn = 0usize;
+        let mut oracle = BitOracle::default();
         let mut flips = 0u64;
-        let mut random_bits = false;
         for bit in 0..64 {
             let (chain, site) = layout.site_at::<u64>(w, bit);
             let s = (lattice[w] >> bit) & 1;
@@ -69,35 +66,10 @@ pub fn sweep_packed<L: Layout>(
                 beta_of(temperatures, bit)?,
                 delta_e(s_sum, spin, h),
             );
-            let accept = match p {
-                Prob::One => true,
-                Prob::Fixed(threshold) => {
-                    random_bits = true;
-                    let mut decided = false;
-                    for (k, digit) in digits.iter_mut().enumerate() {
-                        if k == drawn {
-                            *digit = rng.next_u64();
-                            drawn += 1;
-                        }
-                        let u = (*digit >> bit) & 1;
-                        let c = (threshold >> (63 - k)) & 1;
-                        if u != c {
-                            decided = u < c;
-                            break;
-                        }
-                    }
-                    decided
-                }
-            };
+            let accept = oracle.accept(rng, bit, p);
             flips |= (accept as u64) << bit;
         }
-        // The kernels draw a block of BLOCK_DIGITS words whenever a bit is undecided.
-        if random_bits {
-            while drawn < BLOCK_DIGITS {
-                rng.next_u64();
-                drawn += 1;
-            }
-        }
+        oracle.finish(rng);
         lattice[w] ^= flips;
     }
     Ok(())

@@ -139,6 +139,67 @@ impl<W: Word> DigitSource<W> for UnionDigits<'_, W> {
     }
 }
 
+/// The bit-by-bit reference of [`lazy`] for one word of a scalar stream: each bit is
+/// decided on its own, digit by digit, from the same random words the kernels draw
+/// (words are drawn as the deepest digit needed so far grows; [`BitOracle::finish`] then
+/// tops the draws up to [`BLOCK_DIGITS`] when any bit needed randomness, as the kernels'
+/// block draw does). Used by the reference implementations of every word kernel.
+#[derive(Debug, Clone)]
+pub struct BitOracle {
+    digits: [u64; 64],
+    drawn: usize,
+    random_bits: bool,
+}
+
+impl Default for BitOracle {
+    fn default() -> Self {
+        BitOracle {
+            digits: [0; 64],
+            drawn: 0,
+            random_bits: false,
+        }
+    }
+}
+
+impl BitOracle {
+    /// Whether bit `bit` (0..64) is accepted with probability `p`.
+    pub fn accept(
+        &mut self,
+        rng: &mut crate::rng::Xoshiro256PlusPlus,
+        bit: usize,
+        p: Prob,
+    ) -> bool {
+        use rand_core::Rng;
+        let threshold = match p {
+            Prob::One => return true,
+            Prob::Fixed(t) => t,
+        };
+        self.random_bits = true;
+        for k in 0..64 {
+            if k == self.drawn {
+                self.digits[k] = rng.next_u64();
+                self.drawn += 1;
+            }
+            let u = (self.digits[k] >> bit) & 1;
+            let c = (threshold >> (63 - k)) & 1;
+            if u != c {
+                return u < c;
+            }
+        }
+        false
+    }
+
+    /// End of the word: draw the rest of the block if any bit needed randomness.
+    pub fn finish(self, rng: &mut crate::rng::Xoshiro256PlusPlus) {
+        use rand_core::Rng;
+        if self.random_bits {
+            for _ in self.drawn..BLOCK_DIGITS {
+                rng.next_u64();
+            }
+        }
+    }
+}
+
 /// The exact lazy comparison: returns the mask of `pending` bits whose private uniform
 /// falls below their probability (given digit by digit by `digits`).
 ///

@@ -12,7 +12,7 @@
 
 use super::{Plaquettes, heat_bath_probability};
 use crate::error::{Error, check_len};
-use crate::rng::bernoulli::BLOCK_DIGITS;
+use crate::rng::bernoulli::BitOracle;
 use crate::rng::{Prob, Xoshiro256PlusPlus};
 use rand_core::Rng;
 
@@ -184,9 +184,7 @@ fn plaquette(
             }
         }
     } else {
-        let mut digits = [0u64; 64];
-        let mut drawn = 0usize;
-        let mut random_bits = false;
+        let mut oracle = BitOracle::default();
         for (b, &f) in flippable.iter().enumerate() {
             if !f {
                 continue;
@@ -196,35 +194,10 @@ fn plaquette(
             swap_pair(l, h, v, x, y, b);
             let after = local_parallel(l, h, v, x, y, b);
             swap_pair(l, h, v, x, y, b);
-            let accept = match heat_bath_probability(bv, after - before) {
-                Prob::One => true,
-                Prob::Fixed(threshold) => {
-                    random_bits = true;
-                    let mut decided = false;
-                    for (k, digit) in digits.iter_mut().enumerate() {
-                        if k == drawn {
-                            *digit = rng.next_u64();
-                            drawn += 1;
-                        }
-                        let u = (*digit >> b) & 1;
-                        let c = (threshold >> (63 - k)) & 1;
-                        if u != c {
-                            decided = u < c;
-                            break;
-                        }
-                    }
-                    decided
-                }
-            };
+            let accept = oracle.accept(rng, b, heat_bath_probability(bv, after - before));
             flips |= (accept as u64) << b;
         }
-        // The kernel draws a block of BLOCK_DIGITS words whenever a bit is undecided.
-        if random_bits {
-            while drawn < BLOCK_DIGITS {
-                rng.next_u64();
-                drawn += 1;
-            }
-        }
+        oracle.finish(rng);
     }
     for b in 0..64 {
         if (flips >> b) & 1 == 1 {
