@@ -74,21 +74,22 @@ impl Clock {
 pub(crate) fn time_it(seconds: f64, mut step: impl FnMut() -> Result<u64>) -> Result<f64> {
     let clock = Clock::new();
     let wall0 = Instant::now();
-    // Calibrate the batch length to ~1/9 of the budget.
-    let t0 = Instant::now();
-    let mut calls = 0u64;
-    while t0.elapsed().as_secs_f64() < (seconds / 20.0).max(0.01) {
-        step()?;
-        calls += 1;
-    }
-    let per_call = t0.elapsed().as_secs_f64() / calls as f64;
-    let batch = ((seconds / 9.0) / per_call).ceil().max(1.0) as u64;
+    // One untimed call (caches, page faults), then 9 batches, each of whole calls until
+    // a ninth of the budget (at least 20 ms: the CPU-time clock ticks in milliseconds)
+    // has passed on the wall clock. Batches end on time, not on a call count, so calls
+    // of very uneven cost (single long worms) still give batches long enough to time.
+    step()?;
+    let target = (seconds / 9.0).max(0.02);
     let mut rates = Vec::new();
     for _ in 0..9 {
         let t = clock.now(wall0);
+        let w = Instant::now();
         let mut updates = 0u64;
-        for _ in 0..batch {
+        loop {
             updates += step()?;
+            if w.elapsed().as_secs_f64() >= target {
+                break;
+            }
         }
         let dt = (clock.now(wall0) - t).max(1e-9);
         rates.push(updates as f64 / (dt * 1e9));

@@ -36,6 +36,21 @@ pub struct DimerBenchArgs {
     /// Print one JSON object per kernel on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Which kernels to measure (the plaquette reference oracle takes minutes per
+    /// sweep batch at L = 1024; `worm` skips it).
+    #[arg(long, value_enum, default_value_t = Kernels::All)]
+    pub kernels: Kernels,
+}
+
+/// The kernel families of `rsmi bench dimer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kernels {
+    /// Worms and plaquette flips.
+    All,
+    /// Worms only.
+    Worm,
+    /// Plaquette flips only.
+    Plaquette,
 }
 
 /// One kernel's result.
@@ -61,15 +76,39 @@ fn worm_rates(torus: Torus, v: f64, t: f64, seconds: f64) -> Result<[f64; 2]> {
     let words = torus.plane_words();
     let (mut h, mut vv) = (vec![0u64; words], vec![0u64; words]);
     let mut rng = stream(1, 0, 0);
-    let per_sweep = {
-        worm.randomise(&mut h, &mut vv, &mut rng, 100)?;
-        worm.calibrate(&mut h, &mut vv, &mut rng, 100)?
+    // Warm-up and calibration on the fast kernel (the bit-plane worm needs minutes at
+    // L = 1024): columnar start, 20 L² uniform steps, 20 L² steps at (v, T), then the
+    // worms per loop sweep from the worms of 4 L² more steps (and at least 1000
+    // worms). Worms are short in the
+    // ordered start and long at equilibrium, so these are counted in steps (batches of
+    // at most 4096 worms), not in worms; only the timed runs must use fixed worm counts.
+    let mut dirs = vec![0u8; torus.sites()];
+    let n = torus.sites() as u64;
+    let mut batches = |w: &Worm,
+                       h: &mut [u64],
+                       v: &mut [u64],
+                       rng: &mut Xoshiro256PlusPlus,
+                       target: u64|
+     -> Result<(u64, u64)> {
+        let (mut worms, mut steps, mut b) = (0u64, 0u64, 16u64);
+        // At least 1000 worms: near T_KT the loop lengths are heavy-tailed.
+        while steps < target || worms < 1000 {
+            steps += w.run_many_dirs(h, v, &mut dirs, rng, b)?;
+            worms += b;
+            b = (2 * b).min(4096);
+        }
+        Ok((worms, steps))
     };
-    worm.run_many(&mut h, &mut vv, &mut rng, 20 * per_sweep)?;
+    torus.columnar(&mut h, &mut vv)?;
+    let uniform = Worm::new(torus, 0.0, 1.0, Exits::HeatBath)?;
+    batches(&uniform, &mut h, &mut vv, &mut rng, 20 * n)?;
+    batches(&worm, &mut h, &mut vv, &mut rng, 20 * n)?;
+    let (worms, steps) = batches(&worm, &mut h, &mut vv, &mut rng, 4 * n)?;
+    let per_sweep = ((n as f64 * worms as f64 / steps as f64).round() as u64).max(1);
     torus.validate(&h, &vv)?;
+    let mut dirs = vec![0u8; torus.sites()];
     // Sanity: 50 worms of the fast kernel == 50 reference worms, bit for bit.
     let mut partner = vec![0u32; torus.sites()];
-    let mut dirs = vec![0u8; torus.sites()];
     reference::partners_from_planes(torus, &h, &vv, &mut partner)?;
     let (mut r1, mut r2) = (rng.clone(), rng.clone());
     let fast = worm.run_many_dirs(&mut h, &mut vv, &mut dirs, &mut r1, 50)?;
@@ -184,8 +223,8 @@ fn plaquette_rates(l: usize, v: f64, t: f64, seconds: f64) -> Result<[f64; 3]> {
     Ok([x4, x1, rf])
 }
 
-/// Measure every dimer kernel at both (v, T) points.
-pub fn measure(size: usize, seconds: f64) -> Result<Vec<DimerRate>> {
+/// Measure the chosen dimer kernels at both (v, T) points.
+pub fn measure(size: usize, seconds: f64, kernels: Kernels) -> Result<Vec<DimerRate>> {
     let torus = Torus::new(size)?;
     let mut out = Vec::new();
     let rate = |kernel: &str, (v, t): (f64, f64), unit, per_ns| DimerRate {
@@ -195,12 +234,12 @@ pub fn measure(size: usize, seconds: f64) -> Result<Vec<DimerRate>> {
         unit,
         per_ns,
     };
-    for p in POINTS {
+    for p in POINTS.into_iter().filter(|_| kernels != Kernels::Plaquette) {
         let [f, r] = worm_rates(torus, p.0, p.1, seconds)?;
         out.push(rate("worm", p, "worm steps", f));
         out.push(rate("worm_reference", p, "worm steps", r));
     }
-    for p in POINTS {
+    for p in POINTS.into_iter().filter(|_| kernels != Kernels::Worm) {
         let [x4, x1, rf] = plaquette_rates(size, p.0, p.1, seconds)?;
         out.push(rate("plaquette_u64x4", p, "plaquette attempts", x4));
         out.push(rate("plaquette_u64", p, "plaquette attempts", x1));
@@ -219,7 +258,7 @@ pub fn run(args: &DimerBenchArgs) -> Result<Vec<Value>> {
     if provenance::avx2_unused() {
         eprintln!("{}", provenance::AVX2_WARNING);
     }
-    let rates = measure(size, args.seconds)?;
+    let rates = measure(size, args.seconds, args.kernels)?;
     let simd = provenance::simd_level();
     if !args.json {
         println!(
