@@ -537,6 +537,28 @@ pub fn decoder_forward(
             }
             s += 4;
         }
+        // Two classes (N_h = 1, or the rest of a larger set) share each load of e too.
+        while s + 2 <= ns {
+            let (r0, r1) = (&u[s * ne..(s + 1) * ne], &u[(s + 1) * ne..(s + 2) * ne]);
+            let (mut a0, mut a1) = (f32x8::ZERO, f32x8::ZERO);
+            for ((x, w0), w1) in ek[..full]
+                .chunks_exact(LANES)
+                .zip(r0.chunks_exact(LANES))
+                .zip(r1.chunks_exact(LANES))
+            {
+                let x = load(x);
+                a0 = load(w0).mul_add(x, a0);
+                a1 = load(w1).mul_add(x, a1);
+            }
+            let (mut t0, mut t1) = (a0.reduce_add() + d[s], a1.reduce_add() + d[s + 1]);
+            for m in full..ne {
+                t0 += r0[m] * ek[m];
+                t1 += r1[m] * ek[m];
+            }
+            out[s] = t0;
+            out[s + 1] = t1;
+            s += 2;
+        }
         while s < ns {
             out[s] = d[s] + dot(&u[s * ne..(s + 1) * ne], ek);
             s += 1;
