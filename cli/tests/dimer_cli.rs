@@ -352,6 +352,25 @@ fn bench_dimer_reports_every_kernel() {
         }
     }
     assert_eq!(kernels, want);
+    // --kernels worm: the two worm kernels and their references at both points, only.
+    let o = rsmi(&[
+        "bench",
+        "dimer",
+        "--size",
+        "16",
+        "--seconds",
+        "0.02",
+        "--kernels",
+        "worm",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["kernel"].to_string())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.iter().all(|k| k.contains("worm")), "{names:?}");
     let o = rsmi(&["bench", "dimer", "--size", "5", "--seconds", "0.02"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--size 5"), "{}", stderr(&o));
