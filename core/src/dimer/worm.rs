@@ -714,6 +714,22 @@ impl Worm {
         self.run_many(h, v, rng, worms)
     }
 
+    /// The tail of a new worm: `uniform_below(rng, L²)` with its rejection threshold
+    /// precomputed (the same draws), as (site, column, row); the row by a 64-bit
+    /// reciprocal (exact for sites < 2³⁰, L ≥ 2).
+    #[inline(always)]
+    fn draw_tail(&self, rng: &mut Xoshiro256PlusPlus) -> (usize, usize, usize) {
+        let n = self.torus.sites() as u64;
+        let t = loop {
+            let m = (rng.next_u64() as u128) * (n as u128);
+            if (m as u64) >= self.start_threshold {
+                break (m >> 64) as usize;
+            }
+        };
+        let ty = ((t as u128 * self.recip_l as u128) >> 64) as usize;
+        (t, t - ty * self.torus.l(), ty)
+    }
+
     #[inline]
     fn dispatch(
         &self,
@@ -779,17 +795,8 @@ impl Worm {
                 | (bit(v, idx(x, wrap(y, l - 1))) as u32) << 3
         };
 
-        // uniform_below(rng, L²) with its rejection threshold precomputed (same draws).
-        let n = self.torus.sites() as u64;
-        let t = loop {
-            let m = (rng.next_u64() as u128) * (n as u128);
-            if (m as u64) >= self.start_threshold {
-                break (m >> 64) as u32;
-            }
-        };
-        // t / L by a 64-bit reciprocal (exact for t < 2^30, L ≥ 2).
-        let ty = ((t as u128 * self.recip_l as u128) >> 64) as u32;
-        let tx = t - ty * l;
+        let (_, tx, ty) = self.draw_tail(rng);
+        let (tx, ty) = (tx as u32, ty as u32);
         let m0 = mask(h, v, tx, ty);
         if m0.count_ones() != 1 {
             return Err(BAD);
@@ -849,15 +856,7 @@ impl Worm {
         const HORIZONTAL_NB: u64 = 0x00_1b_00_03_00;
         let l = self.torus.l();
         let n = self.torus.sites();
-        let nt = n as u64;
-        let t = loop {
-            let m = (rng.next_u64() as u128) * (nt as u128);
-            if (m as u64) >= self.start_threshold {
-                break (m >> 64) as usize;
-            }
-        };
-        let ty = ((t as u128 * self.recip_l as u128) >> 64) as usize;
-        let tx = t - ty * l;
+        let (t, tx, _) = self.draw_tail(rng);
         // A site is (row start y·L, column x). The neighbour in direction d < 4 by
         // arithmetic (no selects on d: they become unpredictable branches): the offsets
         // (dx, dy) = (1, 0), (0, 1), (−1, 0), (0, −1) are bytes of two constants, and a
@@ -927,16 +926,9 @@ impl Worm {
         let u = &self.uniform;
         let l = self.torus.l() as i64;
         let n = self.torus.sites() as i64;
-        let nt = n as u64;
-        let t = loop {
-            let m = (rng.next_u64() as u128) * (nt as u128);
-            if (m as u64) >= self.start_threshold {
-                break (m >> 64) as usize;
-            }
-        };
-        let ty = ((t as u128 * self.recip_l as u128) >> 64) as i64;
+        let (t, tx, _) = self.draw_tail(rng);
         // The current site x (packed) and its old pointer od.
-        let mut x = pack(t as i64 - ty * l, t as i64);
+        let mut x = pack(tx as i64, t as i64);
         let mut od = (dirs[t] & 3) as usize;
         dirs[t] = DIR_NONE;
         let mut steps = 0u64;
