@@ -628,26 +628,21 @@ impl Worm {
         self.torus.check_planes(h, v)?;
         check_len("dirs", self.torus.sites(), dirs.len())?;
         dirs_from_planes(self.torus, h, v, dirs)?;
-        let mut steps = 0u64;
-        if self.interacting {
-            for _ in 0..worms {
-                steps = steps.saturating_add(self.worm_dirs::<true>(dirs, rng));
-            }
-        } else if let Some(cuts) = self.uniform.cuts {
-            if self.uniform.quarters {
-                for _ in 0..worms {
-                    steps = steps.saturating_add(self.worm_dirs_uniform::<true>(cuts, dirs, rng));
-                }
-            } else {
-                for _ in 0..worms {
-                    steps = steps.saturating_add(self.worm_dirs_uniform::<false>(cuts, dirs, rng));
-                }
-            }
-        } else {
-            for _ in 0..worms {
-                steps = steps.saturating_add(self.worm_dirs::<false>(dirs, rng));
-            }
+        // The loop is chosen once per batch; each worm loop is inlined into its own batch.
+        #[inline(always)]
+        fn repeat(worms: u64, mut one: impl FnMut() -> u64) -> u64 {
+            (0..worms).fold(0u64, |s, _| s.saturating_add(one()))
         }
+        let steps = match (self.interacting, self.uniform.cuts, self.uniform.quarters) {
+            (true, _, _) => repeat(worms, || self.worm_dirs::<true>(dirs, rng)),
+            (false, Some(c), true) => {
+                repeat(worms, || self.worm_dirs_uniform::<true>(c, dirs, rng))
+            }
+            (false, Some(c), false) => {
+                repeat(worms, || self.worm_dirs_uniform::<false>(c, dirs, rng))
+            }
+            (false, None, _) => repeat(worms, || self.worm_dirs::<false>(dirs, rng)),
+        };
         planes_from_dirs(self.torus, dirs, h, v);
         Ok(steps)
     }
