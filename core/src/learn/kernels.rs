@@ -23,12 +23,20 @@
 //! The scalar references evaluate every sum and transcendental function in `f64`
 //! (libm) and round once to `f32` when storing; gradient outputs are accumulated per
 //! sample into the caller's `f32` buffers. The `f32x8` kernels compute in `f32`
-//! (`wide`'s polynomial `exp`/`ln`, a few ulp) and vectorise
-//! - over the long inner dimension (|V| ≥ 8 or |E|) for dot products and gradient
+//! (the polynomial [`exp_wide`] of the RBM kernels for e^x, x ≤ 0, within 3e−7
+//! relative; `wide`'s `ln`; a few ulp each) and vectorise
+//! - over the long inner dimension (|V| ≥ 16 or |E|) for dot products and gradient
 //!   updates, with a scalar tail when the length is not a multiple of 8;
 //! - over the batch (8 samples per `f32x8`) for the element-wise work: logistic factors,
-//!   products over hidden units, log-softmax, coefficients, and, when |V| < 8, the
+//!   products over hidden units, log-softmax, coefficients, and, when |V| < 16, the
 //!   whole rule forward and contraction.
+//!
+//! Layout. The batch buffers are row-major, the vectors lane-per-sample: a tile of 8 rows
+//! is transposed in registers on the way in and out (`cols_in`, `cols_out`). The rule
+//! kernels are instantiated per N_h (a constant, so the loops over hidden units and
+//! states unroll and the tile widths of `a`, P and c are fixed), and work on groups of 8
+//! tiles: pre-activations first, then the logistic factors of the whole group in one
+//! loop, so that the latency of the exponential overlaps across tiles.
 //!
 //! Tolerance (checked by the tests in this module on random shapes): forward outputs
 //! agree with the reference within 1e-5 absolute for P and 2e-5·(1 + Σ|terms|) for a
@@ -55,6 +63,7 @@
 //! # }
 //! ```
 
+use super::rbm::kernel::exp_wide;
 use super::rule::{MAX_HIDDEN, Shape};
 use crate::error::{Error, check_len};
 use wide::f32x8;
@@ -66,6 +75,14 @@ pub const MAX_ENV: usize = 1 << 16;
 pub const MAX_STATES: usize = 1 << MAX_HIDDEN;
 
 const LANES: usize = 8;
+
+/// |V| below which the rule kernels vectorise over samples (lane = sample) throughout;
+/// from it on, the pre-activations and the weight gradient vectorise over V.
+const NARROW: usize = 16;
+
+/// Tiles of 8 samples handled per stage by the rule kernels: their pre-activations are
+/// gathered first, then all their logistic factors are evaluated in one tight loop.
+const GROUP: usize = 8;
 
 /// Sizes of a decoder q_φ(h|e): |E| inputs, 2^N_h output classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +149,7 @@ fn store(x: f32x8, s: &mut [f32]) {
 }
 
 /// Column `col` of rows `n0..n0 + valid` of a row-major buffer with rows of `width`;
-/// missing lanes are `fill`.
+/// missing lanes are `fill`. The general (strided) path of [`cols_in`].
 #[inline(always)]
 fn gather(buf: &[f32], width: usize, n0: usize, valid: usize, col: usize, fill: f32) -> f32x8 {
     let mut x = [fill; LANES];
@@ -142,12 +159,122 @@ fn gather(buf: &[f32], width: usize, n0: usize, valid: usize, col: usize, fill: 
     f32x8::from(x)
 }
 
-/// Store lanes `0..valid` into column `col` of rows `n0..`.
+/// Store lanes `0..valid` into column `col` of rows `n0..`. The general path of
+/// [`cols_out`].
 #[inline(always)]
 fn scatter(x: f32x8, buf: &mut [f32], width: usize, n0: usize, valid: usize, col: usize) {
     let x = x.to_array();
     for (k, &xk) in x.iter().enumerate().take(valid) {
         buf[(n0 + k) * width + col] = xk;
+    }
+}
+
+/// The 8 × W tile of rows `n0..n0 + 8` of a buffer with rows of W, transposed: `out[i]`
+/// lane k is entry (n0 + k, i). W is a constant, so the compiler turns the fixed index
+/// pattern into a few vector loads and shuffles.
+#[inline(always)]
+fn tile_in<const W: usize>(buf: &[f32], n0: usize, out: &mut [f32x8]) {
+    let t = &buf[n0 * W..(n0 + LANES) * W];
+    for (i, o) in out[..W].iter_mut().enumerate() {
+        let mut x = [0.0f32; LANES];
+        for (k, xk) in x.iter_mut().enumerate() {
+            *xk = t[k * W + i];
+        }
+        *o = f32x8::from(x);
+    }
+}
+
+/// The inverse of [`tile_in`]: entry (n0 + k, i) = `x[i]` lane k.
+#[inline(always)]
+fn tile_out<const W: usize>(x: &[f32x8], buf: &mut [f32], n0: usize) {
+    let t = &mut buf[n0 * W..(n0 + LANES) * W];
+    for (i, xi) in x[..W].iter().enumerate() {
+        for (k, &xk) in xi.to_array().iter().enumerate() {
+            t[k * W + i] = xk;
+        }
+    }
+}
+
+/// Columns `c0..c0 + count` (count = min(8, width − c0)) of rows `n0..n0 + valid` of a
+/// row-major buffer with rows of `width`, one vector per column: `out[t]` lane k is entry
+/// (n0 + k, c0 + t); lanes k ≥ `valid` are `fill`. Returns count; `out` holds at least
+/// count vectors.
+///
+/// This is the layout change between the row-major batch buffers and the lane-per-sample
+/// vectors. A full tile (8 rows) is transposed in registers: by a constant-width shuffle
+/// pattern when the whole row fits (width ≤ 8), by an 8 × 8 transpose of row loads
+/// otherwise; a partial tile (the batch's last) takes the strided path.
+#[inline(always)]
+fn cols_in(
+    buf: &[f32],
+    width: usize,
+    n0: usize,
+    valid: usize,
+    c0: usize,
+    fill: f32,
+    out: &mut [f32x8],
+) -> usize {
+    let count = (width - c0).min(LANES);
+    if valid == LANES && c0 == 0 && width <= LANES {
+        match width {
+            1 => tile_in::<1>(buf, n0, out),
+            2 => tile_in::<2>(buf, n0, out),
+            3 => tile_in::<3>(buf, n0, out),
+            4 => tile_in::<4>(buf, n0, out),
+            5 => tile_in::<5>(buf, n0, out),
+            6 => tile_in::<6>(buf, n0, out),
+            7 => tile_in::<7>(buf, n0, out),
+            _ => tile_in::<8>(buf, n0, out),
+        }
+    } else if valid == LANES && count == LANES {
+        let mut rows = [f32x8::ZERO; LANES];
+        for (k, r) in rows.iter_mut().enumerate() {
+            *r = load(&buf[(n0 + k) * width + c0..]);
+        }
+        out[..LANES].copy_from_slice(&f32x8::transpose(rows));
+    } else {
+        for (t, o) in out[..count].iter_mut().enumerate() {
+            *o = gather(buf, width, n0, valid, c0 + t, fill);
+        }
+    }
+    count
+}
+
+/// The inverse of [`cols_in`]: stores `x[t]` lanes `0..valid` into column c0 + t of rows
+/// `n0..`, for t < min(8, width − c0).
+#[inline(always)]
+fn cols_out(x: &[f32x8], buf: &mut [f32], width: usize, n0: usize, valid: usize, c0: usize) {
+    let count = (width - c0).min(LANES);
+    if valid == LANES && c0 == 0 && width <= LANES {
+        match width {
+            1 => tile_out::<1>(x, buf, n0),
+            2 => tile_out::<2>(x, buf, n0),
+            3 => tile_out::<3>(x, buf, n0),
+            4 => tile_out::<4>(x, buf, n0),
+            5 => tile_out::<5>(x, buf, n0),
+            6 => tile_out::<6>(x, buf, n0),
+            7 => tile_out::<7>(x, buf, n0),
+            _ => tile_out::<8>(x, buf, n0),
+        }
+    } else if valid == LANES && count == LANES {
+        let mut cols = [f32x8::ZERO; LANES];
+        cols.copy_from_slice(&x[..LANES]);
+        for (k, r) in f32x8::transpose(cols).iter().enumerate() {
+            store(*r, &mut buf[(n0 + k) * width + c0..]);
+        }
+    } else {
+        for (t, &xt) in x[..count].iter().enumerate() {
+            scatter(xt, buf, width, n0, valid, c0 + t);
+        }
+    }
+}
+
+/// All `width` < [`NARROW`] columns of rows `n0..n0 + valid` (lane = row), into `out`.
+#[inline(always)]
+fn narrow_in(buf: &[f32], width: usize, n0: usize, valid: usize, out: &mut [f32x8; NARROW]) {
+    let count = cols_in(buf, width, n0, valid, 0, 0.0, out);
+    if width > count {
+        cols_in(buf, width, n0, valid, count, 0.0, &mut out[count..]);
     }
 }
 
@@ -193,14 +320,31 @@ fn axpy_rows(y: &mut [f32], coef: &[f32], rows: &[&[f32]]) {
     }
 }
 
+/// e^x lane-wise for x ≤ 0 (−∞ included): the polynomial [`exp_wide`] (relative error
+/// ≲ 3e−7), and exactly 0 below −87, where e^x < 2e−38.
+#[inline(always)]
+fn exp_nonpositive(x: f32x8) -> f32x8 {
+    let limit = f32x8::splat(-87.0);
+    x.simd_lt(limit).select(f32x8::ZERO, exp_wide(x))
+}
+
 /// (σ(2a), σ(−2a)) lane-wise from x = e^{−2|a|}: both accurate in their tails.
 #[inline(always)]
 fn logistic_pair(a: f32x8) -> (f32x8, f32x8) {
-    let x = (f32x8::splat(-2.0) * a.abs()).exp();
+    let x = exp_nonpositive(f32x8::splat(-2.0) * a.abs());
     let big = f32x8::ONE / (f32x8::ONE + x);
     let small = x * big;
     let pos = a.simd_ge(f32x8::ZERO);
     (pos.select(big, small), pos.select(small, big))
+}
+
+/// [`logistic_pair`] of each vector of `a` into `up` and `down` (at least as long).
+/// Kept as a loop of its own so that the exponentials of successive vectors overlap.
+#[inline]
+fn logistic_pairs(a: &[f32x8], up: &mut [f32x8], down: &mut [f32x8]) {
+    for ((&x, u), d) in a.iter().zip(up.iter_mut()).zip(down.iter_mut()) {
+        (*u, *d) = logistic_pair(x);
+    }
 }
 
 /// (σ(2a), σ(−2a)) in f64.
@@ -271,8 +415,8 @@ pub fn rule_forward(
     let n = batch_of("visible batch", shape.visible, v.len())?;
     check_len("preactivations", n * shape.hidden, a.len())?;
     check_len("hidden distributions", n * shape.states(), p.len())?;
-    let (nh, nv, ns) = (shape.hidden, shape.visible, shape.states());
-    let wide_v = nv >= LANES;
+    let (nh, nv) = (shape.hidden, shape.visible);
+    let wide_v = nv >= NARROW;
     if wide_v {
         for k in 0..n {
             let vk = &v[k * nv..(k + 1) * nv];
@@ -281,44 +425,83 @@ pub fn rule_forward(
             }
         }
     }
-    let mut ps = [f32x8::ZERO; MAX_STATES];
-    let mut n0 = 0;
-    while n0 < n {
-        let valid = (n - n0).min(LANES);
-        let mut aj = [f32x8::ZERO; MAX_HIDDEN];
-        if wide_v {
-            for (j, x) in aj[..nh].iter_mut().enumerate() {
-                *x = gather(a, nh, n0, valid, j, 0.0);
-            }
-        } else {
-            let mut vi = [f32x8::ZERO; LANES];
-            for (i, x) in vi[..nv].iter_mut().enumerate() {
-                *x = gather(v, nv, n0, valid, i, 0.0);
-            }
-            for (j, x) in aj[..nh].iter_mut().enumerate() {
-                let mut s = f32x8::splat(bias[j]);
-                for (i, &vv) in vi[..nv].iter().enumerate() {
-                    s = f32x8::splat(weights[j * nv + i]).mul_add(vv, s);
-                }
-                *x = s;
-                scatter(s, a, nh, n0, valid, j);
-            }
-        }
-        ps[0] = f32x8::ONE;
-        for (j, &x) in aj[..nh].iter().enumerate() {
-            let (up, down) = logistic_pair(x);
-            let half = 1 << j;
-            for s in 0..half {
-                ps[s + half] = ps[s] * up;
-                ps[s] *= down;
-            }
-        }
-        for (s, &x) in ps[..ns].iter().enumerate() {
-            scatter(x, p, ns, n0, valid, s);
-        }
-        n0 += LANES;
+    let args = (weights, bias, v, a, p);
+    match nh {
+        1 => forward_tiles::<1>(nv, args),
+        2 => forward_tiles::<2>(nv, args),
+        3 => forward_tiles::<3>(nv, args),
+        4 => forward_tiles::<4>(nv, args),
+        5 => forward_tiles::<5>(nv, args),
+        6 => forward_tiles::<6>(nv, args),
+        7 => forward_tiles::<7>(nv, args),
+        _ => forward_tiles::<8>(nv, args),
     }
     Ok(())
+}
+
+/// Buffers of [`rule_forward`]: weights, bias, v, a, P.
+type ForwardArgs<'a> = (
+    &'a [f32],
+    &'a [f32],
+    &'a [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+);
+
+/// The lane-per-sample part of [`rule_forward`] for N_h = `NH` (a constant, so the loops
+/// over hidden units and states unroll): the pre-activations when |V| < 16 (else `a`
+/// already holds them), the logistic factors and P, by groups of tiles.
+fn forward_tiles<const NH: usize>(nv: usize, (weights, bias, v, a, p): ForwardArgs<'_>) {
+    let (nh, ns) = (NH, 1 << NH);
+    let n = a.len() / nh;
+    let wide_v = nv >= NARROW;
+    let mut ps = [f32x8::ZERO; MAX_STATES];
+    let mut pre = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    let mut up = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    let mut down = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    let mut g0 = 0;
+    while g0 < n {
+        let tiles = (n - g0).div_ceil(LANES).min(GROUP);
+        // Stage 1: pre-activations of the group's tiles, `pre[t·N_h + j]`.
+        for (t, aj) in pre.chunks_exact_mut(nh).take(tiles).enumerate() {
+            let n0 = g0 + t * LANES;
+            let valid = (n - n0).min(LANES);
+            if wide_v {
+                cols_in(a, nh, n0, valid, 0, 0.0, aj);
+            } else {
+                let mut vi = [f32x8::ZERO; NARROW];
+                narrow_in(v, nv, n0, valid, &mut vi);
+                for (j, x) in aj.iter_mut().enumerate() {
+                    let mut s = f32x8::splat(bias[j]);
+                    for (i, &vv) in vi[..nv].iter().enumerate() {
+                        s = f32x8::splat(weights[j * nv + i]).mul_add(vv, s);
+                    }
+                    *x = s;
+                }
+                cols_out(aj, a, nh, n0, valid, 0);
+            }
+        }
+        // Stage 2: the logistic factors in one loop of independent vectors.
+        logistic_pairs(&pre[..tiles * nh], &mut up, &mut down);
+        // Stage 3: products over the hidden units, stored row-major.
+        for t in 0..tiles {
+            let n0 = g0 + t * LANES;
+            let valid = (n - n0).min(LANES);
+            ps[0] = f32x8::ONE;
+            for j in 0..nh {
+                let (u, d) = (up[t * nh + j], down[t * nh + j]);
+                let half = 1 << j;
+                for s in 0..half {
+                    ps[s + half] = ps[s] * u;
+                    ps[s] *= d;
+                }
+            }
+            for c0 in (0..ns).step_by(LANES) {
+                cols_out(&ps[c0..], p, ns, n0, valid, c0);
+            }
+        }
+        g0 += tiles * LANES;
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -391,65 +574,119 @@ pub fn rule_gradient(
 ) -> Result<(), Error> {
     let n = batch_of("visible batch", shape.visible, v.len())?;
     check_gradient_buffers(shape, n, a, p, c, grad_w, grad_b)?;
-    let (nh, nv, ns) = (shape.hidden, shape.visible, shape.states());
-    let wide_v = nv >= LANES;
-    // Batch-vectorised accumulators (used when |V| < 8).
-    let mut acc_w = [f32x8::ZERO; MAX_HIDDEN * LANES];
+    let (nh, nv) = (shape.hidden, shape.visible);
+    let args = (v, a, p, c, grad_w, grad_b);
+    match nh {
+        1 => gradient_tiles::<1>(nv, args),
+        2 => gradient_tiles::<2>(nv, args),
+        3 => gradient_tiles::<3>(nv, args),
+        4 => gradient_tiles::<4>(nv, args),
+        5 => gradient_tiles::<5>(nv, args),
+        6 => gradient_tiles::<6>(nv, args),
+        7 => gradient_tiles::<7>(nv, args),
+        _ => gradient_tiles::<8>(nv, args),
+    }
+    Ok(())
+}
+
+/// Buffers of [`rule_gradient`]: v, a, P, c, the weight and the bias gradients.
+type GradientArgs<'a> = (
+    &'a [f32],
+    &'a [f32],
+    &'a [f32],
+    &'a [f32],
+    &'a mut [f32],
+    &'a mut [f32],
+);
+
+/// [`rule_gradient`] for N_h = `NH` (a constant, so the loops over hidden units and states
+/// unroll), by groups of tiles.
+fn gradient_tiles<const NH: usize>(nv: usize, (v, a, p, c, grad_w, grad_b): GradientArgs<'_>) {
+    let (nh, ns) = (NH, 1 << NH);
+    let n = a.len() / nh;
+    let wide_v = nv >= NARROW;
+    // Batch-vectorised accumulators (used when |V| < 16).
+    let mut acc_w = [f32x8::ZERO; MAX_HIDDEN * NARROW];
     let mut acc_b = [f32x8::ZERO; MAX_HIDDEN];
-    let mut n0 = 0;
-    while n0 < n {
-        let valid = (n - n0).min(LANES);
-        // cp_s = c P per lane; sums over s with bit j set / clear.
-        let mut on = [f32x8::ZERO; MAX_HIDDEN];
-        let mut total = f32x8::ZERO;
-        for s in 0..ns {
-            let cp = gather(c, ns, n0, valid, s, 0.0) * gather(p, ns, n0, valid, s, 0.0);
-            total += cp;
-            for (j, o) in on[..nh].iter_mut().enumerate() {
-                if (s >> j) & 1 == 1 {
-                    *o += cp;
+    let mut pre = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    let mut up = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    let mut down = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    // Σ_s c P over s with bit j set (`on`), and over all s (`total`), per tile.
+    let mut on = [f32x8::ZERO; GROUP * MAX_HIDDEN];
+    let mut total = [f32x8::ZERO; GROUP];
+    let (mut cs, mut pr) = ([f32x8::ZERO; LANES], [f32x8::ZERO; LANES]);
+    let mut g0 = 0;
+    while g0 < n {
+        let tiles = (n - g0).div_ceil(LANES).min(GROUP);
+        // Stage 1: the sums of c P, and the pre-activations.
+        for t in 0..tiles {
+            let n0 = g0 + t * LANES;
+            let valid = (n - n0).min(LANES);
+            let on_t = &mut on[t * nh..(t + 1) * nh];
+            on_t.fill(f32x8::ZERO);
+            let mut sum = f32x8::ZERO;
+            for c0 in (0..ns).step_by(LANES) {
+                let count = cols_in(c, ns, n0, valid, c0, 0.0, &mut cs);
+                cols_in(p, ns, n0, valid, c0, 0.0, &mut pr);
+                for (u, (&csu, &pru)) in cs[..count].iter().zip(&pr).enumerate() {
+                    let cp = csu * pru;
+                    sum += cp;
+                    for (j, o) in on_t.iter_mut().enumerate() {
+                        if ((c0 + u) >> j) & 1 == 1 {
+                            *o += cp;
+                        }
+                    }
                 }
             }
+            total[t] = sum;
+            cols_in(a, nh, n0, valid, 0, 0.0, &mut pre[t * nh..(t + 1) * nh]);
         }
-        let mut g = [f32x8::ZERO; MAX_HIDDEN];
-        for j in 0..nh {
-            let (up, down) = logistic_pair(gather(a, nh, n0, valid, j, 0.0));
-            let off = total - on[j];
-            g[j] = f32x8::splat(2.0) * (down * on[j] - up * off);
-            acc_b[j] += g[j];
-        }
-        if wide_v {
-            let mut rows: [&[f32]; LANES] = [&[]; LANES];
-            for (k, r) in rows.iter_mut().enumerate().take(valid) {
-                *r = &v[(n0 + k) * nv..(n0 + k + 1) * nv];
+        // Stage 2: the logistic factors in one loop of independent vectors.
+        logistic_pairs(&pre[..tiles * nh], &mut up, &mut down);
+        // Stage 3: g_j = Σ_s c P (h_j − tanh a_j), contracted with v.
+        for (t, &tot) in total[..tiles].iter().enumerate() {
+            let n0 = g0 + t * LANES;
+            let valid = (n - n0).min(LANES);
+            let mut g = [f32x8::ZERO; MAX_HIDDEN];
+            for (j, gj) in g[..nh].iter_mut().enumerate() {
+                let x = t * nh + j;
+                let off = tot - on[x];
+                *gj = f32x8::splat(2.0) * (down[x] * on[x] - up[x] * off);
+                acc_b[j] += *gj;
             }
-            for (j, gj) in g[..nh].iter().enumerate() {
-                let coef = gj.to_array();
-                axpy_rows(
-                    &mut grad_w[j * nv..(j + 1) * nv],
-                    &coef[..valid],
-                    &rows[..valid],
-                );
-            }
-        } else {
-            for i in 0..nv {
-                let vi = gather(v, nv, n0, valid, i, 0.0);
+            if wide_v {
+                let mut rows: [&[f32]; LANES] = [&[]; LANES];
+                for (k, r) in rows.iter_mut().enumerate().take(valid) {
+                    *r = &v[(n0 + k) * nv..(n0 + k + 1) * nv];
+                }
                 for (j, gj) in g[..nh].iter().enumerate() {
-                    acc_w[j * LANES + i] = gj.mul_add(vi, acc_w[j * LANES + i]);
+                    let coef = gj.to_array();
+                    axpy_rows(
+                        &mut grad_w[j * nv..(j + 1) * nv],
+                        &coef[..valid],
+                        &rows[..valid],
+                    );
+                }
+            } else {
+                let mut vi = [f32x8::ZERO; NARROW];
+                narrow_in(v, nv, n0, valid, &mut vi);
+                for (i, &x) in vi[..nv].iter().enumerate() {
+                    for (j, gj) in g[..nh].iter().enumerate() {
+                        acc_w[j * NARROW + i] = gj.mul_add(x, acc_w[j * NARROW + i]);
+                    }
                 }
             }
         }
-        n0 += LANES;
+        g0 += tiles * LANES;
     }
     for j in 0..nh {
         grad_b[j] += acc_b[j].reduce_add();
         if !wide_v {
             for i in 0..nv {
-                grad_w[j * nv + i] += acc_w[j * LANES + i].reduce_add();
+                grad_w[j * nv + i] += acc_w[j * NARROW + i].reduce_add();
             }
         }
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -569,18 +806,23 @@ pub fn decoder_forward(
     let mut n0 = 0;
     while n0 < n {
         let valid = (n - n0).min(LANES);
+        for c0 in (0..ns).step_by(LANES) {
+            cols_in(logq, ns, n0, valid, c0, 0.0, &mut zs[c0..]);
+        }
         let mut max = f32x8::splat(f32::NEG_INFINITY);
-        for (s, z) in zs[..ns].iter_mut().enumerate() {
-            *z = gather(logq, ns, n0, valid, s, 0.0);
+        for z in &zs[..ns] {
             max = max.max(*z);
         }
         let mut sum = f32x8::ZERO;
         for z in &zs[..ns] {
-            sum += (*z - max).exp();
+            sum += exp_nonpositive(*z - max);
         }
         let lse = max + sum.ln();
-        for (s, z) in zs[..ns].iter().enumerate() {
-            scatter(*z - lse, logq, ns, n0, valid, s);
+        for z in zs[..ns].iter_mut() {
+            *z -= lse;
+        }
+        for c0 in (0..ns).step_by(LANES) {
+            cols_out(&zs[c0..], logq, ns, n0, valid, c0);
         }
         n0 += LANES;
     }
@@ -650,12 +892,16 @@ pub fn decoder_backward(
     let mut n0 = 0;
     while n0 < n {
         let valid = (n - n0).min(LANES);
-        for (s, rs) in r[..ns].iter_mut().enumerate() {
-            let t = gather(target, ns, n0, valid, s, 0.0);
+        let (mut t, mut lq) = ([f32x8::ZERO; LANES], [f32x8::ZERO; LANES]);
+        for c0 in (0..ns).step_by(LANES) {
+            let count = cols_in(target, ns, n0, valid, c0, 0.0, &mut t);
             // Missing lanes: log q = −∞ gives q = 0 and r = 0.
-            let q = gather(logq, ns, n0, valid, s, f32::NEG_INFINITY).exp();
-            *rs = sc * (t - q);
-            acc_d[s] += *rs;
+            cols_in(logq, ns, n0, valid, c0, f32::NEG_INFINITY, &mut lq);
+            for (u, (&tu, &lqu)) in t[..count].iter().zip(&lq).enumerate() {
+                let rs = sc * (tu - exp_nonpositive(lqu));
+                r[c0 + u] = rs;
+                acc_d[c0 + u] += rs;
+            }
         }
         let mut rows: [&[f32]; LANES] = [&[]; LANES];
         for (k, row) in rows.iter_mut().enumerate().take(valid) {
