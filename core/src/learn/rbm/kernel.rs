@@ -17,6 +17,12 @@
 //! - [`visible_preactivations_wide`] sums Σ_k W_ik g_k in eight partial sums, a
 //!   different order from the reference: equal to within
 //!   `hidden · f32::EPSILON · Σ_k |W_ik g_k|` (the documented tolerance).
+//!
+//! Tails. When a length is not a multiple of 8 (N_g = 52 for the 2×2 Ising block), the
+//! last `len % 8` entries are done in the full window of the last 8, masked or rewritten,
+//! not by partial loads and stores: those become `memcpy` calls or masked moves whose
+//! stores cannot forward to the next load, and they made the tails cost more than the
+//! body at that size. Lengths below 8 use the scalar references.
 
 use wide::{f32x8, i32x8};
 
@@ -81,36 +87,42 @@ pub fn sigmoid_scalar(a: &mut [f32]) {
 /// σ(a) in place, eight at a time (bit for bit equal to [`sigmoid_scalar`]; a partial
 /// last vector is zero-padded).
 pub fn sigmoid_wide(a: &mut [f32]) {
-    for ch in a.chunks_mut(LANES) {
-        let y = f32x8::ONE / (f32x8::ONE + exp_wide(-load(ch)));
-        store(y, ch);
+    let n = a.len();
+    if n < LANES {
+        return sigmoid_scalar(a);
     }
+    let sig = |x: f32x8| f32x8::ONE / (f32x8::ONE + exp_wide(-x));
+    // The last 8 entries first, from their inputs: the window overlaps the last full
+    // chunk, whose lanes it then rewrites with the same values.
+    let last = sig(load(&a[n - LANES..]));
+    for ch in a.chunks_exact_mut(LANES) {
+        store(sig(load(ch)), ch);
+    }
+    store(last, &mut a[n - LANES..]);
 }
 
-/// Up to eight values, zero-padded.
+/// All-ones in the last `t` lanes (0 ≤ t ≤ 8), zero elsewhere: with `&`, it keeps the
+/// part of the window of a row's last 8 entries that lies past its last full chunk, so
+/// the sums of that window add ±0 to the lanes the full chunks already covered (which
+/// leaves them unchanged, up to the sign of an exact zero).
+#[inline(always)]
+fn tail_mask(t: usize) -> f32x8 {
+    let lane = f32x8::from([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    lane.simd_ge(f32x8::splat((LANES - t) as f32))
+}
+
+/// The first eight values of `s` (at least eight long).
 #[inline(always)]
 fn load(s: &[f32]) -> f32x8 {
-    match <[f32; LANES]>::try_from(s) {
-        Ok(a) => f32x8::from(a),
-        Err(_) => {
-            let mut a = [0.0; LANES];
-            a[..s.len()].copy_from_slice(s);
-            f32x8::from(a)
-        }
-    }
+    let mut a = [0.0; LANES];
+    a.copy_from_slice(&s[..LANES]);
+    f32x8::from(a)
 }
 
-/// Store the first `s.len()` ≤ 8 lanes.
+/// Store into the first eight entries of `s` (at least eight long).
 #[inline(always)]
 fn store(v: f32x8, s: &mut [f32]) {
-    let a = v.to_array();
-    match <&mut [f32; LANES]>::try_from(&mut *s) {
-        Ok(full) => *full = a,
-        Err(_) => {
-            let n = s.len();
-            s.copy_from_slice(&a[..n]);
-        }
-    }
+    s[..LANES].copy_from_slice(&v.to_array());
 }
 
 /// Rows scanned per block when collecting the units with x_i ≠ 0.
@@ -186,14 +198,21 @@ pub fn hidden_preactivations_wide(w: &[f32], d: &[f32], x: &[f32], out: &mut [f3
             store(a0, &mut out[g0..g0 + 8]);
             g0 += LANES;
         }
-        if body < hidden {
+        if body < hidden && hidden >= LANES {
+            // The last hidden % 8 units in one register: the window of the last 8 units,
+            // its other lanes masked to +0.
+            let (w0, mask) = (hidden - LANES, tail_mask(hidden - body));
+            let mut t = load(&out[w0..]);
+            for &i in &idx[..n] {
+                let i = i as usize;
+                t += f32x8::splat(x[i]) * (load(&w[i * hidden + w0..]) & mask);
+            }
+            store(t, &mut out[w0..]);
+        } else if body < hidden {
             for &i in &idx[..n] {
                 let i = i as usize;
                 let xi = x[i];
-                for (o, &r) in out[body..]
-                    .iter_mut()
-                    .zip(&w[i * hidden + body..(i + 1) * hidden])
-                {
+                for (o, &r) in out.iter_mut().zip(&w[i * hidden..(i + 1) * hidden]) {
                     *o += xi * r;
                 }
             }
@@ -215,25 +234,44 @@ pub fn visible_preactivations_scalar(w: &[f32], c: &[f32], g: &[f32], out: &mut 
     }
 }
 
-/// [`visible_preactivations_scalar`] with eight partial sums per row, then c_i + their
-/// horizontal sum + the last `hidden % 8` terms.
+/// [`visible_preactivations_scalar`] with eight partial sums per row (the last
+/// `hidden % 8` terms in a masked window of the last 8 units), summed across lanes by an
+/// 8 × 8 transpose for eight rows at a time, plus c_i.
 pub fn visible_preactivations_wide(w: &[f32], c: &[f32], g: &[f32], out: &mut [f32]) {
     let hidden = g.len();
+    if hidden < LANES {
+        return visible_preactivations_scalar(w, c, g, out);
+    }
     let body = hidden - hidden % LANES;
-    for (i, o) in out.iter_mut().enumerate() {
+    let w0 = hidden - LANES;
+    let gt = load(&g[w0..]) & tail_mask(hidden - body);
+    let partial = |i: usize| {
         let row = &w[i * hidden..(i + 1) * hidden];
-        let mut acc = f32x8::ZERO;
+        let mut acc = load(&row[w0..]) * gt;
         for (r, gg) in row[..body]
             .chunks_exact(LANES)
             .zip(g[..body].chunks_exact(LANES))
         {
             acc += load(r) * load(gg);
         }
-        let mut sum = c[i] + acc.reduce_add();
-        for (&wik, &gk) in row[body..].iter().zip(&g[body..]) {
-            sum += wik * gk;
+        acc
+    };
+    let mut i0 = 0;
+    while i0 + LANES <= out.len() {
+        let mut rows = [f32x8::ZERO; LANES];
+        for (r, acc) in rows.iter_mut().enumerate() {
+            *acc = partial(i0 + r);
         }
-        *o = sum;
+        let cols = f32x8::transpose(rows);
+        let mut sum = load(&c[i0..]);
+        for col in cols {
+            sum += col;
+        }
+        store(sum, &mut out[i0..]);
+        i0 += LANES;
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(i0) {
+        *o = c[i] + partial(i).reduce_add();
     }
 }
 
@@ -253,10 +291,15 @@ pub fn accumulate_outer_scalar(grad: &mut [f32], x: &[f32], p: &[f32], scale: f3
 }
 
 /// [`accumulate_outer_scalar`], eight hidden units at a time (rows with x_i = 0 found
-/// branch-free first; the last `hidden % 8` units in scalars).
+/// branch-free first; the last `hidden % 8` units in the window of the last 8).
 pub fn accumulate_outer_wide(grad: &mut [f32], x: &[f32], p: &[f32], scale: f32) {
     let hidden = p.len();
+    if hidden < LANES {
+        return accumulate_outer_scalar(grad, x, p, scale);
+    }
     let body = hidden - hidden % LANES;
+    let w0 = hidden - LANES;
+    let pt = load(&p[w0..]);
     let mut idx = [0u32; ROW_BLOCK];
     for (b, xb) in x.chunks(ROW_BLOCK).enumerate() {
         let n = active_rows(xb, b * ROW_BLOCK, &mut idx);
@@ -268,16 +311,26 @@ pub fn accumulate_outer_wide(grad: &mut [f32], x: &[f32], p: &[f32], scale: f32)
             }
             let sv = f32x8::splat(s);
             let row = &mut grad[i * hidden..(i + 1) * hidden];
-            let (rb, rt) = row.split_at_mut(body);
-            for (gg, pp) in rb
+            if body == hidden {
+                for (gg, pp) in row.chunks_exact_mut(LANES).zip(p.chunks_exact(LANES)) {
+                    store(load(gg) + sv * load(pp), gg);
+                }
+                continue;
+            }
+            // The window of the last 8 units overlaps the last full chunk: load both
+            // before either is stored (no store-to-load forwarding across the overlap),
+            // store the window first, then the chunk, which rewrites the overlap.
+            let last = body - LANES;
+            for (gg, pp) in row[..last]
                 .chunks_exact_mut(LANES)
-                .zip(p[..body].chunks_exact(LANES))
+                .zip(p[..last].chunks_exact(LANES))
             {
                 store(load(gg) + sv * load(pp), gg);
             }
-            for (gk, &pk) in rt.iter_mut().zip(&p[body..]) {
-                *gk += s * pk;
-            }
+            let chunk = load(&row[last..]) + sv * load(&p[last..]);
+            let window = load(&row[w0..]) + sv * pt;
+            store(window, &mut row[w0..]);
+            store(chunk, &mut row[last..]);
         }
     }
 }
