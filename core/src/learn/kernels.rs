@@ -300,22 +300,42 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
     s
 }
 
-/// y += Σ_k coef[k] · rows[k] for up to 8 rows of length ≥ `y.len()`, one row at a time
-/// (chunked zips: no bounds checks in the inner loop).
+/// y += Σ_k coef[k] · rows[k] for up to 8 rows of length ≥ `y.len()`: each chunk of 8
+/// entries of y is loaded once, takes its terms from the rows in order k = 0, 1, … (one
+/// FMA each) in a register, and is stored once.
 #[inline]
 fn axpy_rows(y: &mut [f32], coef: &[f32], rows: &[&[f32]]) {
     let n = y.len();
     let full = n / LANES * LANES;
-    for (&c, &r) in coef.iter().zip(rows) {
-        let cv = f32x8::splat(c);
-        for (yc, rc) in y[..full]
-            .chunks_exact_mut(LANES)
-            .zip(r[..full].chunks_exact(LANES))
-        {
-            store(cv.mul_add(load(rc), load(yc)), yc);
+    let m = coef.len().min(rows.len()).min(LANES);
+    let mut cv = [f32x8::ZERO; LANES];
+    for (v, &c) in cv.iter_mut().zip(&coef[..m]) {
+        *v = f32x8::splat(c);
+    }
+    let rows = &rows[..m];
+    if m == LANES {
+        // A full tile: eight rows, a loop of constant length.
+        let r: [&[f32]; LANES] = core::array::from_fn(|k| &rows[k][..full]);
+        for (i, yc) in y[..full].chunks_exact_mut(LANES).enumerate() {
+            let o = i * LANES;
+            let mut acc = load(yc);
+            for (c, rk) in cv.iter().zip(&r) {
+                acc = c.mul_add(load(&rk[o..o + LANES]), acc);
+            }
+            store(acc, yc);
         }
-        for (ym, &rm) in y[full..].iter_mut().zip(&r[full..n]) {
-            *ym += c * rm;
+    } else {
+        for (i, yc) in y[..full].chunks_exact_mut(LANES).enumerate() {
+            let mut acc = load(yc);
+            for (c, r) in cv.iter().zip(rows) {
+                acc = c.mul_add(load(&r[i * LANES..]), acc);
+            }
+            store(acc, yc);
+        }
+    }
+    for (i, ym) in y.iter_mut().enumerate().skip(full) {
+        for (&c, r) in coef.iter().zip(rows) {
+            *ym += c * r[i];
         }
     }
 }
