@@ -6,10 +6,12 @@
 //! independently), never from the code under test. Run with `--release`.
 //!
 //! Deviations from the letter of §8, argued in the test docs:
-//! - A3 uses the `exact` estimator (exact P(V, E) of the chain) and L_V = 3. For L_V = 2
-//!   the off-edge weight of the constrained optimum stays O(1) (≈ 1 at K = 1), so
-//!   |λ_edge|/|λ_other| > 10 would need ‖λ‖ ≳ 10, where the gradient is ~e^{−18}: L_V = 2
-//!   is checked for the edge and the MI only.
+//! - A3 uses the `exact` estimator (exact P(V, E) of the chain). For L_V = 2 the off-edge
+//!   weight settles at ≈ 0.95 (K = 1) while the edge weight keeps growing, so
+//!   |λ_edge|/|λ_other| > 10 needs ‖λ‖ > 10. There the gradient is ~e^{−18} and Adam's
+//!   steps shrink with it, and the MI is within 1e−6 of its limit long before (early
+//!   stopping would end the run): L_V = 2 trains with cap 50, learning rate 0.5, 3000
+//!   epochs and no early stopping (≈ 1 s with the exact estimator).
 //! - A4 uses a weight-norm cap of 2. At the default cap 10 (deterministic regime) the
 //!   learned 2×2 filters drift to tie-breaking patterns such as (3.4, 3.2, 3.2, 1.0) ≈ a
 //!   3-spin majority, whose held-out Î exceeds the uniform block spin by only ≈ 0.001–0.002
@@ -112,6 +114,13 @@ fn a3_chain_filters_converge_to_edge_spins() {
             a.lr = 0.05;
             a.epochs = 300;
             a.tolerance = 1e-9;
+            if l_v == 2 {
+                // See the module docs: the ratio needs ‖λ‖ > 10.
+                a.cap = 50.0;
+                a.epochs = 3000;
+                a.lr = 0.5;
+                a.tolerance = 0.0;
+            }
             a.force = true;
             let rule = train(a);
             let mi = rule.mi.as_ref().unwrap();
@@ -148,7 +157,7 @@ fn a3_chain_filters_converge_to_edge_spins() {
                         "  restart {r}: {row:?}, |λ_edge|/max|λ_other| = {:.1}",
                         big / other
                     );
-                    if l_v == 3 && hidden == 1 {
+                    if hidden == 1 {
                         assert!(
                             big / other > 10.0,
                             "restart {r}: ratio {} in {row:?}",
