@@ -1301,6 +1301,45 @@ pub fn train_rbm(cfg: &TrainConfig, train: &Pairs, heldout: &Pairs, spin: bool) 
 mod tests {
     use super::*;
 
+    /// The mixed copy holds every training pair once, as bytes for values in {−1, 0, 1}
+    /// and as `f32` otherwise, and a copied stretch equals the original rows minus the
+    /// column means.
+    #[test]
+    fn mixed_copy_permutes_rows_and_stores_small_values_as_bytes() {
+        let (nv, ne, n) = (3, 5, 100);
+        let mut rng = stream(4, 2, 0);
+        let v: Vec<f32> = (0..n * nv).map(|i| (i / nv) as f32 * 0.5).collect();
+        let e: Vec<f32> = (0..n * ne)
+            .map(|_| uniform_below(&mut rng, 3) as f32 - 1.0)
+            .collect();
+        let pairs = Pairs {
+            nv,
+            ne,
+            v,
+            e,
+            sample: (0..n as u32).collect(),
+        };
+        let mixed = Mixed::of(&pairs, 7);
+        assert!(matches!(mixed.v, Rows::Full(_)) && matches!(mixed.e, Rows::Small(_)));
+        let mut dv = vec![0.0f32; n * nv];
+        mixed.v.copy(nv, 0, &[], &mut dv);
+        // v encodes the row index: every row appears once, not in the original order.
+        let mut rows: Vec<f32> = dv.chunks(nv).map(|r| r[0] * 2.0).collect();
+        assert!(rows.iter().zip(0..).any(|(&r, i)| r != i as f32));
+        rows.sort_by(f32::total_cmp);
+        assert_eq!(rows, (0..n).map(|i| i as f32).collect::<Vec<_>>());
+        // A stretch of e, centred, against the rows it came from.
+        let mu: Vec<f32> = (0..ne).map(|m| 0.1 * m as f32).collect();
+        let mut de = vec![0.0f32; 4 * ne];
+        mixed.e.copy(ne, 10, &mu, &mut de);
+        for k in 0..4 {
+            let i = (dv[(10 + k) * nv] * 2.0) as usize;
+            for m in 0..ne {
+                assert_eq!(de[k * ne + m], pairs.e[i * ne + m] - mu[m]);
+            }
+        }
+    }
+
     /// Centring is a pure reparametrisation: Î with (λ, b′) and decoder (U, d′) on centred
     /// inputs equals Î with the exported (λ, b = b′ − λ·μ_V) and (U, d = d′ − U·μ_E) on the
     /// raw inputs.
