@@ -471,13 +471,7 @@ impl Rows {
             }
             Rows::Full(x) => dst.copy_from_slice(&x[range]),
         }
-        if !mu.is_empty() {
-            for row in dst.chunks_exact_mut(width) {
-                for (d, &m) in row.iter_mut().zip(mu) {
-                    *d -= m;
-                }
-            }
-        }
+        Centre::subtract(mu, dst);
     }
 }
 
@@ -555,8 +549,13 @@ impl Centre {
     /// Copy rows `src` into `dst`, subtracting `mu` (nothing when `mu` is empty).
     fn copy(mu: &[f32], src: &[f32], dst: &mut [f32]) {
         dst.copy_from_slice(src);
+        Centre::subtract(mu, dst);
+    }
+
+    /// Subtract the column means `mu` from every row of `rows` (nothing when empty).
+    fn subtract(mu: &[f32], rows: &mut [f32]) {
         if !mu.is_empty() {
-            for row in dst.chunks_exact_mut(mu.len()) {
+            for row in rows.chunks_exact_mut(mu.len()) {
                 for (x, &m) in row.iter_mut().zip(mu) {
                     *x -= m;
                 }

@@ -169,6 +169,23 @@ fn scatter(x: f32x8, buf: &mut [f32], width: usize, n0: usize, valid: usize, col
     }
 }
 
+/// `$f::<N>(args)` for the constant N equal to `$n` ∈ 1..=8 (anything above 8 takes 8):
+/// the dispatch from a runtime width or N_h to the kernels instantiated per constant.
+macro_rules! with_const {
+    ($n:expr, $f:ident($($arg:expr),*)) => {
+        match $n {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            7 => $f::<7>($($arg),*),
+            _ => $f::<8>($($arg),*),
+        }
+    };
+}
+
 /// The 8 × W tile of rows `n0..n0 + 8` of a buffer with rows of W, transposed: `out[i]`
 /// lane k is entry (n0 + k, i). W is a constant, so the compiler turns the fixed index
 /// pattern into a few vector loads and shuffles.
@@ -216,16 +233,7 @@ fn cols_in(
 ) -> usize {
     let count = (width - c0).min(LANES);
     if valid == LANES && c0 == 0 && width <= LANES {
-        match width {
-            1 => tile_in::<1>(buf, n0, out),
-            2 => tile_in::<2>(buf, n0, out),
-            3 => tile_in::<3>(buf, n0, out),
-            4 => tile_in::<4>(buf, n0, out),
-            5 => tile_in::<5>(buf, n0, out),
-            6 => tile_in::<6>(buf, n0, out),
-            7 => tile_in::<7>(buf, n0, out),
-            _ => tile_in::<8>(buf, n0, out),
-        }
+        with_const!(width, tile_in(buf, n0, out))
     } else if valid == LANES && count == LANES {
         let mut rows = [f32x8::ZERO; LANES];
         for (k, r) in rows.iter_mut().enumerate() {
@@ -246,16 +254,7 @@ fn cols_in(
 fn cols_out(x: &[f32x8], buf: &mut [f32], width: usize, n0: usize, valid: usize, c0: usize) {
     let count = (width - c0).min(LANES);
     if valid == LANES && c0 == 0 && width <= LANES {
-        match width {
-            1 => tile_out::<1>(x, buf, n0),
-            2 => tile_out::<2>(x, buf, n0),
-            3 => tile_out::<3>(x, buf, n0),
-            4 => tile_out::<4>(x, buf, n0),
-            5 => tile_out::<5>(x, buf, n0),
-            6 => tile_out::<6>(x, buf, n0),
-            7 => tile_out::<7>(x, buf, n0),
-            _ => tile_out::<8>(x, buf, n0),
-        }
+        with_const!(width, tile_out(x, buf, n0))
     } else if valid == LANES && count == LANES {
         let mut cols = [f32x8::ZERO; LANES];
         cols.copy_from_slice(&x[..LANES]);
@@ -446,16 +445,7 @@ pub fn rule_forward(
         }
     }
     let args = (weights, bias, v, a, p);
-    match nh {
-        1 => forward_tiles::<1>(nv, args),
-        2 => forward_tiles::<2>(nv, args),
-        3 => forward_tiles::<3>(nv, args),
-        4 => forward_tiles::<4>(nv, args),
-        5 => forward_tiles::<5>(nv, args),
-        6 => forward_tiles::<6>(nv, args),
-        7 => forward_tiles::<7>(nv, args),
-        _ => forward_tiles::<8>(nv, args),
-    }
+    with_const!(nh, forward_tiles(nv, args));
     Ok(())
 }
 
@@ -596,16 +586,7 @@ pub fn rule_gradient(
     check_gradient_buffers(shape, n, a, p, c, grad_w, grad_b)?;
     let (nh, nv) = (shape.hidden, shape.visible);
     let args = (v, a, p, c, grad_w, grad_b);
-    match nh {
-        1 => gradient_tiles::<1>(nv, args),
-        2 => gradient_tiles::<2>(nv, args),
-        3 => gradient_tiles::<3>(nv, args),
-        4 => gradient_tiles::<4>(nv, args),
-        5 => gradient_tiles::<5>(nv, args),
-        6 => gradient_tiles::<6>(nv, args),
-        7 => gradient_tiles::<7>(nv, args),
-        _ => gradient_tiles::<8>(nv, args),
-    }
+    with_const!(nh, gradient_tiles(nv, args));
     Ok(())
 }
 
