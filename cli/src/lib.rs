@@ -9,5 +9,6 @@ pub mod learn;
 pub mod plot;
 pub mod progress;
 pub mod provenance;
+pub mod rg;
 pub mod sampler;
 pub mod stats;

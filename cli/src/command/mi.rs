@@ -68,6 +68,9 @@ pub struct MiArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print nothing (library callers such as `rsmi flow`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 impl MiArgs {
@@ -88,6 +91,7 @@ impl MiArgs {
             tolerance: 1e-4,
             groups: 20,
             json: false,
+            quiet: false,
         }
     }
 }
@@ -241,7 +245,7 @@ pub fn run(a: &MiArgs) -> Result<Value> {
     });
     if a.json {
         println!("{}", serde_json::to_string(&out)?);
-    } else {
+    } else if !a.quiet {
         println!(
             "I(H:E) of {} = {value:.6} ± {err:.6} nats ({})",
             out["rule"].as_str().unwrap_or(""),

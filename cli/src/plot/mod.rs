@@ -19,6 +19,7 @@
 //! `C<c>` and the colour-bar values are drawn with a built-in 3×5 pixel font ([`scene`]),
 //! so the PNG never depends on system fonts.
 
+pub mod flow;
 pub mod scene;
 
 use std::path::{Path, PathBuf};
@@ -432,9 +433,16 @@ fn scratch_png(out: &Path) -> Scratch {
 /// overwrite an existing file unless `force`. The write is atomic: nothing is left at
 /// `out` (or beside it) when anything fails.
 pub fn plot_rule(rule: &RuleFile, out: &Path, force: bool) -> Result<()> {
-    let format = Format::from_path(out)?;
+    Format::from_path(out)?;
     check_output_path(out, force)?;
-    let scene = rule_scene(rule)?;
+    write_scene(&rule_scene(rule)?, out, force)
+}
+
+/// Renders `scene` to `out`, PNG or SVG by its extension, atomically (nothing is left at
+/// `out` or beside it when anything fails); refuses to overwrite unless `force`.
+pub fn write_scene(scene: &Scene, out: &Path, force: bool) -> Result<()> {
+    let format = Format::from_path(out)?;
+    let scene = scene.clone();
     let bytes = match format {
         Format::Svg => render_svg(&scene)?.into_bytes(),
         Format::Png => {
