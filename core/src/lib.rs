@@ -21,6 +21,9 @@
 //!   updates, multi-spin-coded plaquette flips, observables, the noise-decorated array.
 //! - [`learn`]: the RSMI learning engine: block/environment geometry, the rule
 //!   P_Λ(H|V), the mutual-information estimators and their gradient kernels, Adam.
+//! - [`rg`]: real-space RG on packed configurations: lattice operators (sums of ±1
+//!   spin products) by XOR and popcount, one-hidden-unit coarse-graining of packed
+//!   bits, NumPy `packbits` conversion, and their spin-by-spin references.
 //!
 //! ```
 //! use rsmi_core::ising::{AcceptTable, Algorithm, Counts, Dim, Layout, Replica, T_C_2D};
@@ -53,6 +56,7 @@ pub mod dimer;
 pub mod error;
 pub mod ising;
 pub mod learn;
+pub mod rg;
 pub mod rng;
 pub mod word;
 
