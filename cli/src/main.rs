@@ -29,6 +29,8 @@ enum Command {
     Mi(Box<rsmi_cli::command::mi::MiArgs>),
     /// Coarse-grain a sample file with a rule (one RG step) and write the coarse samples.
     Coarsen(rsmi_cli::command::coarsen::CoarsenArgs),
+    /// Fit the couplings of a sample file by maximum pseudo-likelihood (jackknife errors).
+    Couplings(rsmi_cli::command::couplings::CouplingsArgs),
     /// Draw figures (PNG or SVG).
     #[command(subcommand)]
     Plot(rsmi_cli::command::plot::PlotCommand),
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Train(a) => rsmi_cli::command::train::run(a).map(|_| ()),
         Command::Mi(a) => rsmi_cli::command::mi::run(a).map(|_| ()),
         Command::Coarsen(a) => rsmi_cli::command::coarsen::run(a).map(|_| ()),
+        Command::Couplings(a) => rsmi_cli::command::couplings::run(a).map(|_| ()),
         Command::Plot(p) => rsmi_cli::command::plot::run(p).map(|_| ()),
     };
     match result {

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::io::atomic::check_output_path;
 use crate::io::dimer_npz::read_dimer_npz;
 use crate::io::npz::{Archive, NpzError, SampleFile, meta_model_size, read_npz, write_npz};
+use crate::learn::builtin::Builtin;
 use crate::learn::coarsen::{CHUNK, Coarsener, Mode, energy_magnetization, pack_sample};
 use crate::learn::rule_file::{GeometryKind, RuleFile, read_rule};
 use crate::provenance;
@@ -22,6 +23,11 @@ use crate::provenance;
 /// Arguments of `rsmi coarsen`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
+RULES: a RULE.json from `rsmi train`, or the built-in `majority` (Kadanoff's block spin, \
+h = sign of the block sum, weights 10 on every site so that a tie has activation 0: a fair \
+coin in either mode) or `decimation` (h = the block's first spin), for ising1d / ising2d \
+data, with --block B (default 2; B must divide L).
+
 The data are tiled with non-overlapping blocks of the rule (stride = block; the block must \
 divide the lattice side). Each block becomes one coarse site; with N_h > 1 hidden units \
 the coarse file has N_h channels (meta.channels, spins (N, C, L', ceil(L'/8)), channel \
@@ -36,9 +42,15 @@ energy and magnetization are recomputed on the coarse lattice (E = -sum s_i s_j 
 nearest neighbours of the torus, M = sum s_i; channel 0 when there are several). \
 meta.rg_step is the source's rg_step + 1 (a source without one counts as step 0).")]
 pub struct CoarsenArgs {
-    /// The rule (RULE.json from `rsmi train`).
+    /// The rule: a RULE.json from `rsmi train`, or the built-in `majority` (block spin,
+    /// ties broken by a fair coin) or `decimation` (the block's first spin), ±1 spin data
+    /// only.
     #[arg(long)]
-    pub rule: PathBuf,
+    pub rule: String,
+    /// Block side of a built-in rule [default: 2]; must divide L. A RULE.json fixes its
+    /// own block.
+    #[arg(long)]
+    pub block: Option<usize>,
     /// The samples to coarse-grain (.npz: ising1d, ising2d, coarse, or dimer).
     #[arg(long)]
     pub data: PathBuf,
@@ -78,6 +90,42 @@ fn peek_model(path: &Path) -> Result<String, NpzError> {
     let mut archive = Archive::open(std::io::BufReader::new(f), len, &ALL).map_err(in_file)?;
     let meta = archive.read_meta().map_err(in_file)?;
     meta_model_size(&meta).map(|(m, _)| m).map_err(in_file)
+}
+
+/// The rule named by `--rule`: a built-in name (`majority`, `decimation`, with `--block`,
+/// default 2, for the model of the data) or a RULE.json path. A bare word that is neither
+/// a built-in name nor an existing file is taken for a misspelt built-in name.
+fn resolve_rule(args: &CoarsenArgs) -> Result<RuleFile> {
+    if let Some(b) = Builtin::parse(&args.rule) {
+        let model = peek_model(&args.data)?;
+        let dims = match model.as_str() {
+            "ising2d" => 2,
+            "ising1d" => 1,
+            _ => bail!(
+                "the built-in rule {} is defined for ±1 spin data (ising1d, ising2d), and data \
+                 file {} holds {model} samples",
+                b.name(),
+                args.data.display()
+            ),
+        };
+        return b.rule_file(&model, dims, args.block.unwrap_or(2));
+    }
+    let path = Path::new(&args.rule);
+    let bare = path.components().count() == 1 && path.extension().is_none();
+    if bare && !path.exists() {
+        bail!(
+            "unknown built-in rule '{}' (expected majority, decimation, or a RULE.json path)",
+            args.rule
+        );
+    }
+    if args.block.is_some() {
+        bail!(
+            "--block applies to the built-in rules (majority, decimation) only; the rule file \
+             {} fixes its own block",
+            args.rule
+        );
+    }
+    Ok(read_rule(path)?)
 }
 
 /// One source sample, ready to be coarse-grained.
@@ -211,9 +259,9 @@ pub fn run(args: &CoarsenArgs) -> Result<Value> {
         bail!("--threads must be at least 1");
     }
     check_output_path(&args.out, args.force)?;
-    let rule = read_rule(&args.rule)?;
+    let rule = resolve_rule(args)?;
     let coarsener = Coarsener::new(&rule)?;
-    let input = load(&rule, &args.rule, &args.data)?;
+    let input = load(&rule, Path::new(&args.rule), &args.data)?;
     let side = input.side();
     let coarse = coarsener
         .coarse_size(side)
@@ -305,7 +353,7 @@ pub fn run(args: &CoarsenArgs) -> Result<Value> {
         "seed": seed,
         "config": src_meta.get("config").cloned().unwrap_or(Value::Null),
         "rule": {
-            "path": args.rule.display().to_string(),
+            "path": args.rule,
             "model": rule.model,
             "input": rule.input,
             "channels": rule.channels,

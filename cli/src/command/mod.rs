@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_dimer;
 pub mod coarsen;
+pub mod couplings;
 pub mod demo;
 pub mod mi;
 pub mod plot;

@@ -16,6 +16,7 @@ use rsmi_core::learn::exact;
 use rsmi_core::learn::geometry::Block;
 
 use super::dataset::{Geometry, Model, SampleSet};
+use super::rule_file::{self, GeometryKind, GeometrySpec, RuleFile};
 use super::train::JointTable;
 
 /// Weight magnitude of the built-in rules as Λ-RBMs.
@@ -61,6 +62,58 @@ impl Builtin {
                 w
             }
         }
+    }
+
+    /// The rule as an in-memory RULE.json for `rsmi coarsen` (and the MCRG code): one
+    /// hidden unit with the weights of [`Builtin::weights`] (β = [`BUILTIN_BETA`] on every
+    /// site for majority, so a tie has activation exactly 0 and `--mode argmax` breaks it
+    /// with a fair coin; β·e_0 for decimation), bias 0, a `square` (2D) or `chain` (1D)
+    /// block of side `block` (buffer 1, env 2: only the block matters for coarse-graining),
+    /// estimator `builtin`. `model` is `ising1d` or `ising2d` and must agree with `dims`.
+    pub fn rule_file(self, model: &str, dims: usize, block: usize) -> Result<RuleFile> {
+        let kind = match (model, dims) {
+            ("ising2d", 2) => GeometryKind::Square,
+            ("ising1d", 1) => GeometryKind::Chain,
+            ("ising1d" | "ising2d", _) => {
+                bail!("model {model} is not {dims}-dimensional")
+            }
+            _ => bail!(
+                "the built-in rule {} is defined for ±1 spin data (ising1d, ising2d), not {model}",
+                self.name()
+            ),
+        };
+        if block == 0 {
+            bail!("--block must be at least 1");
+        }
+        let geometry = GeometrySpec {
+            kind,
+            block,
+            buffer: 1,
+            env: 2,
+        };
+        let visible = geometry.block_sites();
+        let weights = vec![self.weights(visible).into_iter().map(f64::from).collect()];
+        let rule = RuleFile {
+            format: rule_file::FORMAT.into(),
+            model: model.into(),
+            input: "spins".into(),
+            channels: 1,
+            geometry,
+            hidden: 1,
+            visible,
+            estimator: "builtin".into(),
+            filters: rule_file::normalise(&weights),
+            weights,
+            bias: vec![0.0],
+            mi: None,
+            trace: vec![],
+            config: serde_json::json!({"builtin": self.name(), "block": block}),
+            data: serde_json::Value::Null,
+            provenance: crate::provenance::build_info(),
+        };
+        rule.validate()
+            .map_err(|e| anyhow::anyhow!("built-in rule {}: {e}", self.name()))?;
+        Ok(rule)
     }
 
     /// The exact channel table P(h|v) (module indexing of [`rsmi_core::learn::exact`]).
@@ -199,6 +252,23 @@ mod tests {
         let t = Builtin::Majority.channel(2).unwrap();
         // v = (−,−), (+,−), (−,+), (+,+): P(h=+) = 0, ½, ½, 1.
         assert_eq!(t, vec![1.0, 0.0, 0.5, 0.5, 0.5, 0.5, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn builtin_rule_files() {
+        let r = Builtin::Majority.rule_file("ising2d", 2, 3).unwrap();
+        assert_eq!((r.visible, r.hidden, r.channels), (9, 1, 1));
+        assert_eq!(r.geometry.kind, GeometryKind::Square);
+        assert_eq!(r.weights, vec![vec![f64::from(BUILTIN_BETA); 9]]);
+        assert_eq!(r.bias, vec![0.0]);
+        assert_eq!(r.estimator, "builtin");
+        let d = Builtin::Decimation.rule_file("ising1d", 1, 2).unwrap();
+        assert_eq!(d.geometry.kind, GeometryKind::Chain);
+        assert_eq!(d.weights, vec![vec![f64::from(BUILTIN_BETA), 0.0]]);
+        assert_eq!(d.filters, vec![vec![1.0, 0.0]]);
+        assert!(Builtin::Majority.rule_file("dimer", 2, 2).is_err());
+        assert!(Builtin::Majority.rule_file("ising2d", 1, 2).is_err());
+        assert!(Builtin::Majority.rule_file("ising2d", 2, 0).is_err());
     }
 
     #[test]
