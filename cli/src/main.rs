@@ -31,6 +31,10 @@ enum Command {
     Coarsen(rsmi_cli::command::coarsen::CoarsenArgs),
     /// Fit the couplings of a sample file by maximum pseudo-likelihood (jackknife errors).
     Couplings(rsmi_cli::command::couplings::CouplingsArgs),
+    /// Swendsen's linearised MCRG: y_t and y_h of a fixed rule applied repeatedly.
+    Mcrg(Box<rsmi_cli::command::mcrg::McrgArgs>),
+    /// The RG flow of learned rules with intrinsic thermometers: T_c and nu (KJR Fig. 5).
+    Flow(Box<rsmi_cli::command::flow::FlowArgs>),
     /// Draw figures (PNG or SVG).
     #[command(subcommand)]
     Plot(rsmi_cli::command::plot::PlotCommand),
@@ -97,6 +101,8 @@ fn main() -> ExitCode {
         Command::Mi(a) => rsmi_cli::command::mi::run(a).map(|_| ()),
         Command::Coarsen(a) => rsmi_cli::command::coarsen::run(a).map(|_| ()),
         Command::Couplings(a) => rsmi_cli::command::couplings::run(a).map(|_| ()),
+        Command::Mcrg(a) => rsmi_cli::command::mcrg::run(a).map(|_| ()),
+        Command::Flow(a) => rsmi_cli::command::flow::run(a).map(|_| ()),
         Command::Plot(p) => rsmi_cli::command::plot::run(p).map(|_| ()),
     };
     match result {

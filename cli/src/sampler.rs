@@ -482,7 +482,7 @@ impl Job {
             self.engine.sweep()?;
             self.sweeps_done += 1;
             let s = self.sweeps_done;
-            if s <= spec.burn_in || (s - spec.burn_in) % spec.thin != 0 {
+            if s <= spec.burn_in || !(s - spec.burn_in).is_multiple_of(spec.thin) {
                 continue;
             }
             let t = ((s - spec.burn_in) / spec.thin - 1) as usize;

@@ -75,7 +75,7 @@ fn check_file(f: &DimerFile) -> Option<bool> {
                 );
             }
         }
-        let sign = |k: usize| if k % 2 == 0 { 1i64 } else { -1 };
+        let sign = |k: usize| if k.is_multiple_of(2) { 1i64 } else { -1 };
         let wx: i64 = (0..l).map(|y| sign(y) * view.h(0, y) as i64).sum();
         let wy: i64 = (0..l).map(|x| sign(x) * view.v(x, 0) as i64).sum();
         assert_eq!(

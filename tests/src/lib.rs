@@ -88,7 +88,7 @@ impl Series {
     /// Empty series for `chains` chains of `meas` measurements in blocks of `block`.
     pub fn new(chains: usize, meas: usize, block: usize) -> Self {
         assert!(
-            block >= 1 && meas % block == 0,
+            block >= 1 && meas.is_multiple_of(block),
             "{meas} measurements in blocks of {block}"
         );
         let len = meas / block;
@@ -256,7 +256,7 @@ pub fn run_wolff(
 fn wolff_start(w: &Wolff, seed: u64, job: u64) -> Vec<u64> {
     let mut spins = random_lattice::<u64>(w.words(), seed, job);
     let n = w.geometry().sites();
-    if n % 64 != 0 {
+    if !n.is_multiple_of(64) {
         *spins.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
     }
     spins

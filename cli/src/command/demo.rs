@@ -125,7 +125,7 @@ fn mi_value(summary: &Value) -> (f64, f64) {
 
 /// Run the demo; returns the summary.
 pub fn run(args: &DemoArgs) -> Result<Value> {
-    if args.size < 8 || args.size % 2 != 0 {
+    if args.size < 8 || !args.size.is_multiple_of(2) {
         bail!(
             "--size must be an even number of at least 8 (got {})",
             args.size

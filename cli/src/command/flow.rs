@@ -135,11 +135,12 @@ pub struct FlowArgs {
     #[arg(long)]
     pub ref_samples: Option<usize>,
     /// Reference temperatures for every coarse size [default: a grid around T_c per level,
-    /// wide enough for t_n = 2^n t_0 with a factor 2 to spare].
+    /// wide enough for t_n = 2^n t_0 with a factor 2.5 to spare].
     #[arg(long, value_delimiter = ',')]
     pub ref_grid: Vec<f64>,
-    /// Filter-norm cap of the learned rules.
-    #[arg(long, default_value_t = 2.0)]
+    /// Filter-norm cap of the learned rules (as `rsmi train`; with --symmetry block the
+    /// rule's norm only sets how deterministic the step is).
+    #[arg(long, default_value_t = 10.0)]
     pub cap: f32,
     /// Training restarts per rule.
     #[arg(long, default_value_t = 4)]
@@ -181,7 +182,7 @@ impl FlowArgs {
             ],
             ref_samples: None,
             ref_grid: Vec::new(),
-            cap: 2.0,
+            cap: 10.0,
             restarts: 4,
             bins: 20,
             threads: None,
@@ -192,9 +193,10 @@ impl FlowArgs {
 }
 
 /// The default reference grid for level `n`: T_c (1 + r u_k), u_k = sign(k) (|k|/6)^1.5 for
-/// k = −6..6, r = 2 · 2ⁿ · max|t₀| clipped to [0.05, 0.45].
+/// k = −6..6, r = 2.5 · 2ⁿ · max|t₀| clipped to [0.05, 0.75] (the thermometers of coarse
+/// lattices read further from T_c than 2ⁿ t₀: the nearest-neighbour one reads hot).
 pub fn default_grid(n: usize, max_t0: f64) -> Vec<f64> {
-    let r = (2.0 * 2f64.powi(n as i32) * max_t0).clamp(0.05, 0.45);
+    let r = (2.5 * 2f64.powi(n as i32) * max_t0).clamp(0.05, 0.75);
     (-6i32..=6)
         .map(|k| {
             let u = f64::from(k.signum()) * (f64::from(k.abs()) / 6.0).powf(1.5);

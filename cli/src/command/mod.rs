@@ -6,6 +6,8 @@ pub mod bench_dimer;
 pub mod coarsen;
 pub mod couplings;
 pub mod demo;
+pub mod flow;
+pub mod mcrg;
 pub mod mi;
 pub mod plot;
 pub mod sample;

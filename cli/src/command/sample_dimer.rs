@@ -124,7 +124,7 @@ pub const DIMER_CALIBRATION: u64 = 20;
 pub const MAX_SIZE: usize = 4096;
 
 fn validate(args: &DimerArgs) -> Result<()> {
-    if args.size < 4 || args.size % 2 != 0 || args.size > MAX_SIZE {
+    if args.size < 4 || !args.size.is_multiple_of(2) || args.size > MAX_SIZE {
         bail!(
             "--size must be an even number between 4 and {MAX_SIZE} (got {}): close-packed \
              dimers need an even torus",
@@ -254,7 +254,7 @@ fn run_chain(
         if sweep % 16 == 0 {
             progress.set(done.load(std::sync::atomic::Ordering::Relaxed));
         }
-        if sweep <= args.burn_in || (sweep - args.burn_in) % args.thin != 0 {
+        if sweep <= args.burn_in || !(sweep - args.burn_in).is_multiple_of(args.thin) {
             continue;
         }
         decorated::write_links(

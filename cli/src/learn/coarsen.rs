@@ -111,7 +111,7 @@ impl Coarsener {
     /// Side of the coarse lattice of an array of side `size`; an error (one sentence)
     /// unless the block divides it and the coarse side is at least 2.
     pub fn coarse_size(&self, size: usize) -> Result<usize> {
-        if size % self.block != 0 {
+        if !size.is_multiple_of(self.block) {
             bail!(
                 "the rule's block ({}) does not divide the lattice side ({size}); \
                  coarse-graining tiles the lattice with non-overlapping blocks",

@@ -64,9 +64,8 @@ impl Curve {
         }
         let i = (0..n - 1).find(|&i| (self.y[i] - y) * (self.y[i + 1] - y) <= 0.0)?;
         // Four points around [i, i+1] (fewer at the ends of a short grid).
-        let lo = i.saturating_sub(1);
-        let hi = (i + 3).min(n);
-        let lo = hi.saturating_sub(4).min(lo);
+        let lo = i.saturating_sub(1).min(n.saturating_sub(4));
+        let hi = (lo + 4).min(n);
         let (xs, ys) = (&self.t[lo..hi], &self.y[lo..hi]);
         let f = |t: f64| lagrange(xs, ys, t).0 - y;
         let (mut a, mut b) = (self.t[i], self.t[i + 1]);
@@ -150,13 +149,8 @@ pub fn critical_temperature(t0: &[f64], t1: &[(f64, f64)]) -> Option<f64> {
         t0.iter().copied().fold(f64::NEG_INFINITY, f64::max),
     );
     // Zeros of the polynomial in u = T − mid.
-    let roots: Vec<f64> = if c.len() == 2 {
-        if c[1] == 0.0 {
-            vec![]
-        } else {
-            vec![-c[0] / c[1]]
-        }
-    } else if c[2].abs() < 1e-300 {
+    let linear = c.len() == 2 || c[2].abs() < 1e-300;
+    let roots: Vec<f64> = if linear {
         if c[1] == 0.0 {
             vec![]
         } else {

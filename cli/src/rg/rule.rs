@@ -277,7 +277,7 @@ impl BlockRule {
     /// Side of the coarse lattice of side `side`; an error unless the block tiles it and the
     /// coarse lattice keeps at least 4 sites.
     pub fn coarse_side(&self, side: usize) -> Result<usize> {
-        if side % self.block != 0 {
+        if !side.is_multiple_of(self.block) {
             bail!(
                 "the rule's block ({}) does not tile a lattice of side {side}",
                 self.block

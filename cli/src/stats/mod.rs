@@ -103,7 +103,7 @@ pub(crate) fn check_layout(data: &[f64], chains: usize) -> Result<usize, StatsEr
     if data.is_empty() {
         return Err(StatsError::Empty);
     }
-    if data.len() % chains != 0 {
+    if !data.len().is_multiple_of(chains) {
         return Err(StatsError::NotDivisible {
             len: data.len(),
             chains,

@@ -114,7 +114,7 @@ impl Torus {
 
     /// The L×L torus; L must be even and 4 ≤ L ≤ [`Torus::MAX_L`].
     pub fn new(l: usize) -> Result<Torus, Error> {
-        if l < 4 || l % 2 != 0 || l > Self::MAX_L {
+        if l < 4 || !l.is_multiple_of(2) || l > Self::MAX_L {
             return Err(Error::UnsupportedSize {
                 size: l,
                 requirement: "dimers need an even L with 4 <= L <= 32768",

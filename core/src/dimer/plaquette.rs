@@ -289,7 +289,7 @@ impl Plaquettes {
     /// Layout for an L×L torus; L must be even and at least 4 (ΔN_∥ reads links two
     /// columns and two rows away).
     pub fn new(l: usize) -> Result<Self, Error> {
-        if l < 4 || l % 2 != 0 {
+        if l < 4 || !l.is_multiple_of(2) {
             return Err(Error::UnsupportedSize {
                 size: l,
                 requirement: "plaquette flips need an even linear size of at least 4",
@@ -397,7 +397,7 @@ impl Plaquettes {
     pub fn fill_columnar<W: Word>(&self, h: &mut [W], v: &mut [W]) -> Result<(), Error> {
         self.check(h, v)?;
         for (i, w) in h.iter_mut().enumerate() {
-            *w = if (i % self.l) % 2 == 0 {
+            *w = if (i % self.l).is_multiple_of(2) {
                 W::ONES
             } else {
                 W::ZERO
@@ -450,7 +450,7 @@ impl Plaquettes {
             return Err(Error::InvalidParameter("replica index out of range"));
         }
         let n = self.words();
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             let pad = !0u64 << (n % 64);
             if (h_plane[n / 64] | v_plane[n / 64]) & pad != 0 {
                 return Err(Error::InvalidParameter("padding bits of a plane are set"));

@@ -209,7 +209,7 @@ fn worm_capped_inner(
 /// Winding numbers (W_x, W_y) = (Σ_y (−1)^y h(0,y), Σ_x (−1)^x v(x,0)).
 pub fn winding(torus: Torus, partner: &[u32]) -> (i64, i64) {
     let l = torus.l();
-    let sign = |k: usize| if k % 2 == 0 { 1 } else { -1 };
+    let sign = |k: usize| if k.is_multiple_of(2) { 1 } else { -1 };
     let mut w = (0i64, 0i64);
     for y in 0..l {
         let i = y * l;

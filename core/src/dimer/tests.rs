@@ -686,7 +686,7 @@ fn decorated_layout_by_hand_and_round_trips() {
         worm.randomise(&mut h, &mut v, &mut rng, 30).unwrap();
         let mask_last = |p: &mut Vec<u64>| {
             let n = t.sites();
-            if n % 64 != 0 {
+            if !n.is_multiple_of(64) {
                 *p.last_mut().unwrap() &= (1u64 << (n % 64)) - 1;
             }
         };

@@ -23,7 +23,7 @@ impl Strip {
     /// Strip layout for a ring or torus of linear size `l` (a multiple of 64, ≥ 128).
     pub fn new(dim: Dim, l: usize) -> Result<Self, Error> {
         let g = Geometry::new(dim, l)?;
-        if l % 64 != 0 || l < 128 {
+        if !l.is_multiple_of(64) || l < 128 {
             return Err(Error::UnsupportedSize {
                 size: l,
                 requirement: "the strip layout needs L to be a multiple of 64 and at least 128 \
@@ -35,7 +35,7 @@ impl Strip {
 
     /// True when `l` is a valid strip size.
     pub fn supports(l: usize) -> bool {
-        l % 64 == 0 && l >= 128
+        l.is_multiple_of(64) && l >= 128
     }
 
     /// Words per row (and per lane): W = L/64.

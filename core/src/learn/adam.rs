@@ -105,7 +105,7 @@ impl Adam {
 /// of hidden unit j) down so that ‖λ_j‖₂ ≤ `cap`; rows already inside are untouched.
 /// Returns the largest row norm before capping.
 pub fn cap_row_norms(weights: &mut [f32], rows: usize, cap: f32) -> Result<f32, Error> {
-    if rows == 0 || weights.len() % rows != 0 {
+    if rows == 0 || !weights.len().is_multiple_of(rows) {
         return Err(Error::BufferLength {
             what: "weights (rows of equal length)",
             expected: (weights.len() / rows.max(1)) * rows.max(1),

@@ -498,7 +498,7 @@ mod tests {
 
     /// A hand-made 10×10 sample (rows of 2 bytes) with a pseudo-random pattern.
     fn spin_at(r: usize, c: usize) -> bool {
-        (r * 7 + c * 3 + (r * c) % 5) % 3 == 0
+        (r * 7 + c * 3 + (r * c) % 5).is_multiple_of(3)
     }
 
     #[test]

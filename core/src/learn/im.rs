@@ -167,7 +167,7 @@ impl Im {
         check_len("bias", self.rule.hidden, params.bias.len())?;
         check_len("decoder weights", self.decoder.weights(), params.u.len())?;
         check_len("decoder bias", self.decoder.states(), params.d.len())?;
-        if v.len() % self.rule.visible != 0 {
+        if !v.len().is_multiple_of(self.rule.visible) {
             return Err(Error::BufferLength {
                 what: "visible batch",
                 expected: v.len() / self.rule.visible * self.rule.visible,

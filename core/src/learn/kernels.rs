@@ -123,7 +123,7 @@ impl DecoderShape {
 
 /// Number of rows in a batch buffer of `len` entries with rows of `width`.
 fn batch_of(what: &'static str, width: usize, len: usize) -> Result<usize, Error> {
-    if width == 0 || len % width != 0 {
+    if width == 0 || !len.is_multiple_of(width) {
         return Err(Error::BufferLength {
             what,
             expected: (len / width.max(1)) * width,

@@ -266,7 +266,7 @@ pub fn cd_update(
     let (units, hidden) = (shape.units(), shape.hidden);
     check_len("theta", shape.params(), theta.len())?;
     check_len("work", shape.cd_work_len(), work.len())?;
-    if batch.is_empty() || batch.len() % units != 0 {
+    if batch.is_empty() || !batch.len().is_multiple_of(units) {
         return Err(Error::InvalidParameter(
             "the minibatch must hold a positive whole number of rows of |V| + |E| units",
         ));
@@ -455,7 +455,7 @@ pub fn sample_conditional(
     check_len("environment", shape.environment, env.len())?;
     check_len("chain state", lv, state.len())?;
     check_len("work", shape.sample_work_len(), work.len())?;
-    if samples.is_empty() || samples.len() % lv != 0 || thin == 0 {
+    if samples.is_empty() || !samples.len().is_multiple_of(lv) || thin == 0 {
         return Err(Error::InvalidParameter(
             "conditional sampling needs ≥ 1 whole sample of |V| spins and thin ≥ 1",
         ));
@@ -537,7 +537,7 @@ fn check_rule(
     check_len("bias", shape.hidden, bias.len())?;
     check_len("weight gradient", shape.weights(), grad_w.len())?;
     check_len("bias gradient", shape.hidden, grad_b.len())?;
-    if v.is_empty() || v.len() % shape.visible != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(shape.visible) {
         return Err(Error::InvalidParameter(
             "the batch must hold a positive whole number of visible vectors",
         ));

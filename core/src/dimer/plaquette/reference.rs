@@ -58,7 +58,7 @@ pub fn is_covering(l: usize, h: &[u64], v: &[u64]) -> bool {
 /// convention of `shared/reference/dimer_exact.json`; planes of ⌈L²/64⌉ words.
 pub fn winding(l: usize, h: &[u64], v: &[u64]) -> Result<(i64, i64), Error> {
     check_planes(l, h, v)?;
-    let sign = |i: usize| if i % 2 == 0 { 1 } else { -1 };
+    let sign = |i: usize| if i.is_multiple_of(2) { 1 } else { -1 };
     let wx = (0..l).map(|y| sign(y) * plane_bit(h, y * l) as i64).sum();
     let wy = (0..l).map(|x| sign(x) * plane_bit(v, x) as i64).sum();
     Ok((wx, wy))
