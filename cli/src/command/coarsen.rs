@@ -79,11 +79,11 @@ fn peek_model(path: &Path) -> Result<String, NpzError> {
     const ALL: [&str; 1] = ["meta"];
     let in_file = |e: NpzError| NpzError::InFile {
         path: path.to_path_buf(),
-        source: Box::new(e),
+        cause: Box::new(e),
     };
-    let open = |source| NpzError::Open {
+    let open = |cause| NpzError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let f = std::fs::File::open(path).map_err(open)?;
     let len = f.metadata().map_err(open)?.len();
@@ -110,14 +110,8 @@ fn resolve_rule(args: &CoarsenArgs) -> Result<RuleFile> {
         };
         return b.rule_file(&model, dims, args.block.unwrap_or(2));
     }
+    Builtin::check_spec(&args.rule)?;
     let path = Path::new(&args.rule);
-    let bare = path.components().count() == 1 && path.extension().is_none();
-    if bare && !path.exists() {
-        bail!(
-            "unknown built-in rule '{}' (expected majority, decimation, or a RULE.json path)",
-            args.rule
-        );
-    }
     if args.block.is_some() {
         bail!(
             "--block applies to the built-in rules (majority, decimation) only; the rule file \

@@ -55,8 +55,8 @@ pub struct CouplingsArgs {
 /// Reads a sample file, refusing dimer files with one sentence.
 fn load(path: &std::path::Path) -> Result<SampleFile> {
     read_npz(path).map_err(|e| {
-        if let NpzError::InFile { source, .. } = &e {
-            if let NpzError::UnsupportedModel(m) = source.as_ref() {
+        if let NpzError::InFile { cause, .. } = &e {
+            if let NpzError::UnsupportedModel(m) = cause.as_ref() {
                 if m == "dimer" {
                     return anyhow::anyhow!(
                         "{} holds dimer samples; rsmi couplings fits Ising spins (coarse-grain \

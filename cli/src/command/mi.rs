@@ -111,6 +111,7 @@ pub fn run(a: &MiArgs) -> Result<Value> {
     if a.groups < 2 {
         bail!("--groups must be at least 2");
     }
+    Builtin::check_spec(&a.rule)?;
     let given = match Builtin::parse(&a.rule) {
         Some(b) => Given::Builtin(b),
         None => Given::File(Box::new(read_rule(std::path::Path::new(&a.rule))?)),

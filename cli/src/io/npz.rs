@@ -244,20 +244,21 @@ pub fn pack_row(row: &[bool], out: &mut Vec<u8>) {
 #[derive(Debug, thiserror::Error)]
 pub enum NpzError {
     /// The file could not be opened or read.
-    #[error("could not read sample file {path}: {source}")]
+    #[error("could not read sample file {path}: {cause}")]
     Open {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
+        /// The I/O error (part of this message, not a separate `source()`, so that a
+        /// printed error chain names it once).
+        cause: io::Error,
     },
     /// An error inside the named file.
-    #[error("sample file {path}: {source}")]
+    #[error("sample file {path}: {cause}")]
     InFile {
         /// The file.
         path: PathBuf,
-        /// What is wrong with it.
-        source: Box<NpzError>,
+        /// What is wrong with it (part of this message, not a `source()`).
+        cause: Box<NpzError>,
     },
     /// Not a readable zip archive.
     #[error("not a valid .npz (zip) archive: {0}")]
@@ -314,12 +315,12 @@ pub enum NpzError {
     #[error("array `{0}` has more data than its shape describes")]
     TrailingData(String),
     /// The compressed data or its checksum is corrupt.
-    #[error("array `{array}` is corrupt: {source}")]
+    #[error("array `{array}` is corrupt: {cause}")]
     Corrupt {
         /// The array.
         array: String,
-        /// The decoding error.
-        source: io::Error,
+        /// The decoding error (part of this message, not a `source()`).
+        cause: io::Error,
     },
     /// The metadata is invalid.
     #[error("meta {0}")]
@@ -415,15 +416,15 @@ pub(crate) fn read_path<T>(
     path: &Path,
     read: impl FnOnce(BufReader<std::fs::File>, u64) -> Result<T, NpzError>,
 ) -> Result<T, NpzError> {
-    let open = |source| NpzError::Open {
+    let open = |cause| NpzError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let f = std::fs::File::open(path).map_err(open)?;
     let len = f.metadata().map_err(open)?.len();
     read(BufReader::new(f), len).map_err(|e| NpzError::InFile {
         path: path.to_path_buf(),
-        source: Box::new(e),
+        cause: Box::new(e),
     })
 }
 
@@ -779,9 +780,9 @@ fn read_array<R: Read + Seek>(
     (&mut file)
         .take(data_len.saturating_add(1))
         .read_to_end(&mut data)
-        .map_err(|source| NpzError::Corrupt {
+        .map_err(|cause| NpzError::Corrupt {
             array: array.to_string(),
-            source,
+            cause,
         })?;
     let found = data.len() as u64;
     if found < data_len {

@@ -44,6 +44,21 @@ impl Builtin {
         }
     }
 
+    /// Refuses a `--rule` value that is neither a built-in name nor an existing file and
+    /// looks like a name rather than a path (one component, no extension): a misspelt
+    /// built-in rule, named as such with the accepted values instead of being reported as
+    /// a missing file.
+    pub fn check_spec(spec: &str) -> Result<()> {
+        let path = std::path::Path::new(spec);
+        let bare = path.components().count() == 1 && path.extension().is_none();
+        if Builtin::parse(spec).is_none() && bare && !path.exists() {
+            bail!(
+                "unknown built-in rule '{spec}' (expected majority, decimation, or a RULE.json path)"
+            );
+        }
+        Ok(())
+    }
+
     /// Name.
     pub fn name(self) -> &'static str {
         match self {

@@ -111,7 +111,7 @@ pub struct SampleSet {
 /// Is `e` the reader's "this is not an Ising model" error for a dimer file?
 fn is_dimer_model(e: &NpzError) -> bool {
     match e {
-        NpzError::InFile { source, .. } => is_dimer_model(source),
+        NpzError::InFile { cause, .. } => is_dimer_model(cause),
         NpzError::UnsupportedModel(m) => m == crate::io::dimer_npz::MODEL,
         _ => false,
     }

@@ -176,12 +176,13 @@ pub struct RuleFile {
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
     /// The file could not be read.
-    #[error("could not read rule file {path}: {source}")]
+    #[error("could not read rule file {path}: {cause}")]
     Open {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (part of this message, not a separate `source()`, so that a
+        /// printed error chain names it once).
+        cause: std::io::Error,
     },
     /// The file is too large to be a rule.
     #[error("rule file {0} is larger than 64 MiB; not a rule file")]
@@ -281,9 +282,9 @@ impl RuleFile {
 
 /// Reads and validates a rule file.
 pub fn read_rule(path: &Path) -> Result<RuleFile, RuleError> {
-    let open = |source| RuleError::Open {
+    let open = |cause| RuleError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let len = std::fs::metadata(path).map_err(open)?.len();
     if len > MAX_RULE_BYTES {
