@@ -69,7 +69,7 @@ fn run_mcrg(rule: &str, mode_argmax: bool) -> Value {
     if mode_argmax {
         a.mode = rsmi_cli::learn::coarsen::Mode::Argmax;
     }
-    mcrg::run(&a).unwrap()
+    mcrg::compute(&a).unwrap()
 }
 
 fn y(v: &Value, level: usize, which: &str, k: usize) -> (f64, f64) {
@@ -148,7 +148,7 @@ fn mcrg_learned_rule_a10() {
     a.levels = 3;
     a.seed = 11;
     a.symmetry = Symmetry::Block;
-    let v = mcrg::run(&a).unwrap();
+    let v = mcrg::compute(&a).unwrap();
     eprintln!("learned rule as used: {}", v["rule"]);
     check_bands(&v, "learned", (0.95, 1.05), (1.85, 1.90));
     // Symmetrised: the coarse lattices are isotropic within 4σ.

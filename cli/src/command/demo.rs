@@ -5,10 +5,14 @@
 //!    (`rsmi train`, the `im` estimator, L_B = 1, L_E = 2), drawing the filters.
 //! 3. Measure I(H:E) of the learned rule, of Kadanoff's block spin (majority) and of
 //!    decimation with the same estimator (`rsmi mi`).
-//! 4. Write a short text report with the expectations of ALGORITHM.md §4.1 and §5.1.5
+//! 4. Swendsen's MCRG with the learned one-hidden-unit rule (symmetrised over the block,
+//!    h drawn from P(h|V)) and with the majority rule: y_t and y_h at three levels
+//!    (`rsmi mcrg`).
+//! 5. Write a short text report with the expectations of ALGORITHM.md §4.1 and §5.1.5
 //!    checked (uniform filter, one spin per hidden unit, block spin beating decimation).
 
 use super::IsingModel;
+use super::mcrg::{self, McrgArgs};
 use super::mi::{self, MiArgs};
 use super::sample::{self, AlgorithmArg, LayoutArg, SampleArgs};
 use super::train::{self, TrainArgs};
@@ -152,7 +156,7 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
     let mut t = Instant::now();
 
     eprintln!(
-        "rsmi demo: 1/4 sampling {} configurations of the {}×{} Ising model at T_c",
+        "rsmi demo: 1/5 sampling {} configurations of the {}×{} Ising model at T_c",
         args.samples, args.size, args.size
     );
     let sampled = sample::run(&SampleArgs {
@@ -188,14 +192,14 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
         a.data.threads = args.threads;
         train::run(&a)
     };
-    eprintln!("rsmi demo: 2/4 learning the 2×2 rule with one hidden unit");
+    eprintln!("rsmi demo: 2/5 learning the 2×2 rule with one hidden unit");
     let h1 = train_rule(1, &files.rule_h1, &files.plot_h1)?;
     lap("train_h1", &mut t);
-    eprintln!("rsmi demo: 3/4 learning the 2×2 rule with four hidden units");
+    eprintln!("rsmi demo: 3/5 learning the 2×2 rule with four hidden units");
     let h4 = train_rule(4, &files.rule_h4, &files.plot_h4)?;
     lap("train_h4", &mut t);
 
-    eprintln!("rsmi demo: 4/4 measuring I(H:E) of the learned rule, the block spin and decimation");
+    eprintln!("rsmi demo: 4/5 measuring I(H:E) of the learned rule, the block spin and decimation");
     let measure = |rule: &str| -> Result<Value> {
         let mut a = MiArgs::new(files.samples.clone(), rule);
         a.seed = args.seed;
@@ -206,6 +210,19 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
     let majority = measure("majority")?;
     let decimation = measure("decimation")?;
     lap("mi", &mut t);
+
+    eprintln!("rsmi demo: 5/5 MCRG exponents of the learned rule and of the block spin");
+    let levels = (args.size.trailing_zeros() as usize).min(3).max(1);
+    let exponents = |rule: &str| -> Result<Value> {
+        let mut a = McrgArgs::new(files.samples.clone(), rule);
+        a.levels = levels;
+        a.seed = args.seed;
+        a.threads = args.threads;
+        mcrg::compute(&a)
+    };
+    let mcrg_learned = exponents(&files.rule_h1.to_string_lossy())?;
+    let mcrg_majority = exponents("majority")?;
+    lap("mcrg", &mut t);
 
     // Checks (ALGORITHM.md §4.1, §8 A4/A5).
     let w1 = weights(&h1)?;
@@ -264,6 +281,11 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
         "weights_h1": w1,
         "weights_h4": w4,
         "checks": checks,
+        "mcrg": {
+            "learned_h1": {"levels": mcrg_learned["levels"].clone(), "rule": mcrg_learned["rule"].clone()},
+            "majority": {"levels": mcrg_majority["levels"].clone()},
+            "exact": {"y_t": 1.0, "y_h": 1.875},
+        },
         "sample_observables": sampled.first().map(|s| s["observables"].clone()).unwrap_or(Value::Null),
         "files": files.all().iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "build": provenance::build_info(),
@@ -312,6 +334,32 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
             dominant[j],
             100.0 * dominance[j]
         );
+    }
+    let _ = writeln!(
+        report,
+        "\nMCRG exponents (Swendsen's linearised RG, 4 even / 2 odd operators; exact y_t = 1, y_h = 15/8 = 1.875):"
+    );
+    let y = |v: &Value| {
+        format!(
+            "{:.3} ± {:.3}",
+            v["value"].as_f64().unwrap_or(f64::NAN),
+            v["err"].as_f64().unwrap_or(f64::NAN)
+        )
+    };
+    for (name, m) in [
+        ("learned rule (symmetrised)", &mcrg_learned),
+        ("majority (block spin)", &mcrg_majority),
+    ] {
+        for l in m["levels"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                report,
+                "  {name:<27} level {} (L = {:>2}): y_t = {}, y_h = {}",
+                l["level"],
+                l["size"],
+                y(&l["y_t"]),
+                y(&l["y_h"])
+            );
+        }
     }
     let _ = writeln!(
         report,

@@ -139,6 +139,17 @@ pub fn report(
 
 /// Runs `rsmi mcrg`; returns the JSON result.
 pub fn run(a: &McrgArgs) -> Result<Value> {
+    let out = compute(a)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        print_table(&out);
+    }
+    Ok(out)
+}
+
+/// `rsmi mcrg` without printing; returns the JSON result.
+pub fn compute(a: &McrgArgs) -> Result<Value> {
     if a.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
@@ -177,11 +188,6 @@ pub fn run(a: &McrgArgs) -> Result<Value> {
     });
     out["build"] = provenance::build_info();
     out["run"] = json!({"threads": a.threads, "wall_seconds": started.elapsed().as_secs_f64()});
-    if a.json {
-        println!("{}", serde_json::to_string(&out)?);
-    } else {
-        print_table(&out);
-    }
     Ok(out)
 }
 
