@@ -181,9 +181,9 @@ fn mi_of_builtin_and_learned_rules() {
         assert!(x.is_finite() && e.is_finite() && e > 0.0, "{v}");
         values.push(x);
     }
-    // Block spin keeps more than decimation (ALGORITHM.md §5.1.5: 0.40 vs 0.33).
+    // Block spin keeps more than decimation (docs/method.md#ising-2d-block-values: 0.40 vs 0.33).
     assert!(values[0] > values[1] + 0.02, "{values:?}");
-    // Exact on the ring: majority of 2 spins = 0.240568 at K = 1, L_B = 1 (§5.2).
+    // Exact on the ring: majority of 2 spins = 0.240568 at K = 1, L_B = 1 (docs/method.md#ising-1d-exact-table).
     let o = ok(&rsmi(&[
         "mi",
         "--data",
@@ -466,7 +466,7 @@ fn rbm_and_exact_estimators_run() {
     assert_eq!(r.estimator, "rbm");
     let m = r.mi.unwrap();
     assert!(m.heldout.is_finite() && m.heldout > 0.0 && m.heldout < std::f64::consts::LN_2);
-    // Exact on the ring: the edge optimum I(H = v₁:E) = 0.247033 at K = 1 (§5.2) bounds
+    // Exact on the ring: the edge optimum I(H = v₁:E) = 0.247033 at K = 1 (docs/method.md#ising-1d-exact-table) bounds
     // every rule; a short run gets close.
     let out = dir.join("exact.json");
     ok(&rsmi(&[

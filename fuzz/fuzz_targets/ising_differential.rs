@@ -1,4 +1,5 @@
-//! Differential fuzzing of the Ising samplers (ENGINEERING.md §3, habit 10).
+//! Differential fuzzing of the Ising samplers: the word kernels against the plain
+//! references on arbitrary small lattices, seeds, temperatures and fields (CONTRIBUTING.md).
 //!
 //! Decodes an arbitrary case (layout and size, rule, temperature(s), field, seed, number
 //! of sweeps, initial lattice) and checks, from identical states and identical streams:

@@ -1,7 +1,7 @@
 //! Shared helpers of the physics validation suite (the tests live in `tests/tests/`).
 //!
 //! * [`exact`]: the exact 2D reference values of `data/ising2d_exact.json` (a copy of
-//!   `shared/reference/ising2d_exact.json`), read at run time;
+//!   `tests/data/ising2d_exact.json`), read at run time;
 //! * running chains: [`run_local`] (replica / strip layouts), [`run_wolff`], with
 //!   [`Series`] collecting per-site observables chain-major;
 //! * error analysis through `rsmi_cli::stats` ([`mean_err`], [`binder`]) and the

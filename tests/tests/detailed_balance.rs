@@ -1,4 +1,4 @@
-//! Detailed balance of the word kernel by exact enumeration (MONTE_CARLO.md §6.4 item 5).
+//! Detailed balance of the word kernel by exact enumeration (docs/monte-carlo.md#validation).
 //!
 //! 1. The exact acceptance threshold P (p = P/2⁶⁴) of every bond class is read off the
 //!    real kernel: a scripted random stream gives each bit of the word a chosen private

@@ -1,8 +1,8 @@
-//! Dimer samplers on the 4×4 torus against exact enumeration (ALGORITHM.md §5.3, A11).
+//! Dimer samplers on the 4×4 torus against exact enumeration (docs/references.md#dimer_exactjson, A11).
 //!
 //! The 272 close-packed coverings of the 4×4 torus are enumerated here (the count and the
 //! winding-sector counts are checked against `data/dimer_exact.json`, a copy of
-//! `shared/reference/dimer_exact.json`); every exact value is computed from that list,
+//! `tests/data/dimer_exact.json`); every exact value is computed from that list,
 //! never from the code under test. Then:
 //!
 //! * uniform measure (v = 0), worms with heat-bath and with minimal-bounce exits: every

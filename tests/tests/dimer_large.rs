@@ -1,5 +1,5 @@
 //! Uniform dimers on the 64×64 torus (worms, heat-bath exits) against the exact
-//! infinite-lattice local statistics of ALGORITHM.md §5.3 (test A11).
+//! infinite-lattice local statistics of docs/references.md#dimer_exactjson (test A11).
 //!
 //! Exact on every torus, checked per configuration: every site touches one dimer, so
 //! N_h + N_v = L²/2 and the total link density is 1/4; collinear neighbours
@@ -94,14 +94,14 @@ fn tail(r: &Run, t: usize) -> f64 {
         / TAIL.len() as f64
 }
 
-/// Separations of the tail test: x ≥ 8 (ALGORITHM.md A11) and ≤ 12 = L/5, where the
+/// Separations of the tail test: x ≥ 8 (docs/method.md#acceptance-experiments, A11) and ≤ 12 = L/5, where the
 /// statistical error is still small; up to x = 16 the 64×64 data show no torus effect
 /// beyond the errors, from x ≈ 20 on the torus images raise the product visibly.
 const TAIL: [usize; 5] = [8, 9, 10, 11, 12];
 
 /// Flippable fraction on the L = 64 torus: below the infinite-lattice 1/4 by at most
 /// `FLIPPABLE_ALLOWANCE`. The exact torus values approach 1/4 from below (0.2353 at
-/// L = 4, 0.2385 at L = 6, ALGORITHM.md §5.3); even a slow 1/L approach from the L = 6
+/// L = 4, 0.2385 at L = 6, docs/references.md#dimer_exactjson); even a slow 1/L approach from the L = 6
 /// deviation (0.0115) leaves 0.0115·6/64 = 1.1e-3 at L = 64.
 const FLIPPABLE_ALLOWANCE: f64 = 1.1e-3;
 

@@ -1,4 +1,4 @@
-//! 1D Ising ring (N sites, periodic) against the exact solution (MONTE_CARLO.md §6.2):
+//! 1D Ising ring (N sites, periodic) against the exact solution (docs/references.md#constants-quoted-in-tests):
 //! with t = tanh K at h = 0, e = −(t + t^{N−1})/(1 + t^N) and
 //! ⟨s₀s_r⟩ = (t^r + t^{N−r})/(1 + t^N); in a field, the transfer matrix.
 //!
@@ -96,7 +96,7 @@ fn exact_formulas_cross_check() {
             );
         }
     }
-    // Reference values of MONTE_CARLO.md §6.2.
+    // Reference values of docs/references.md#constants-quoted-in-tests.
     assert!((ring_h0(16, 0.5).0 - -0.462124518472981).abs() < 1e-13);
     assert!((ring_h0(16, 1.0).0 - -0.76856922417268).abs() < 1e-13);
     assert!((ring_h0(16, 1.0).1(8) - 0.223506664359266).abs() < 1e-13);

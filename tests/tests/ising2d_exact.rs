@@ -142,12 +142,12 @@ impl WordRng<u64x4> for Constant {
     }
 }
 
-/// The ergodicity trap of MONTE_CARLO.md §2.4, by exhaustive enumeration of the 65 536
+/// The ergodicity trap of docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis, by exhaustive enumeration of the 65 536
 /// states of the 4×4 torus (256 per `u64x4` word): a state is deterministic when its sweep
 /// makes no random decision (the sweep with every random acceptance succeeding equals the
 /// one with every random acceptance failing), and trapped when it lies on a cycle of
 /// deterministic states, which the chain can never leave. Plain Metropolis has 64 trapped
-/// states (as MONTE_CARLO.md §2.4 found); Metropolis with ½ at ΔE = 0 and heat bath have
+/// states (as docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis found); Metropolis with ½ at ΔE = 0 and heat bath have
 /// none.
 #[test]
 fn trapped_states_4x4() {
@@ -213,7 +213,7 @@ fn trapped_states_4x4() {
             );
         }
         if algorithm == Algorithm::Metropolis {
-            // MONTE_CARLO.md §2.4 (exhaustive enumeration): 64 of the 65 536 states are
+            // docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis (exhaustive enumeration): 64 of the 65 536 states are
             // trapped in typewriter order.
             assert_eq!(trapped, 64, "plain Metropolis: trapped states");
         } else {

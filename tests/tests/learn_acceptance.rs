@@ -1,11 +1,11 @@
-//! Acceptance tests A3–A6 of ALGORITHM.md §8 for `rsmi train` / `rsmi mi`, through the
+//! Acceptance tests A3–A6 of docs/method.md#acceptance-experiments for `rsmi train` / `rsmi mi`, through the
 //! library entry points of the commands (`rsmi_cli::command::{sample, train, mi}::run`),
 //! on data sampled by the library's own sampler with fixed seeds.
 //!
-//! Expected values come from ALGORITHM.md §5.1.5 / §5.2 (exact tables computed
+//! Expected values come from docs/method.md#ising-2d-block-values and #ising-1d-exact-table (exact tables computed
 //! independently), never from the code under test. Run with `--release`.
 //!
-//! Deviations from the letter of §8, argued in the test docs:
+//! Deviations from the letter of those criteria, argued in the test docs:
 //! - A3 uses the `exact` estimator (exact P(V, E) of the chain). For L_V = 2 the off-edge
 //!   weight settles at ≈ 0.95 (K = 1) while the edge weight keeps growing, so
 //!   |λ_edge|/|λ_other| > 10 needs ‖λ‖ > 10. There the gradient is ~e^{−18} and Adam's
@@ -94,7 +94,7 @@ fn restart_weights(rule: &RuleFile) -> Vec<Vec<Vec<f64>>> {
 }
 
 /// A3 (1D optimum), exact estimator on ising1d data at T = 1 (K = 1), L_B = 1, L_E = 1.
-/// ALGORITHM.md §5.2: the optimum of N_h = 1 is decimation to an edge spin, I(H = v₁:E) =
+/// docs/method.md#ising-1d-exact-table: the optimum of N_h = 1 is decimation to an edge spin, I(H = v₁:E) =
 /// 0.247033 (L_V = 2), 0.217757 (L_V = 3); N_h = 2 keeps both edges and all of I(V:E) =
 /// 0.325221 (L_V = 2), 0.339253 (L_V = 3).
 #[test]
@@ -177,7 +177,7 @@ fn a3_chain_filters_converge_to_edge_spins() {
 
 /// A4: 2D Ising at T_c, 2×2 block, L_B = 1, L_E = 2, N_h = 1, `im`: uniform filters in all
 /// 10 restarts (same sign, min|λ|/max|λ| ≥ 0.8), held-out I ≥ 0.39 nats, and at least
-/// 0.05 nats above decimation, both measured by the `mi` code path (ALGORITHM.md §5.1.5:
+/// 0.05 nats above decimation, both measured by the `mi` code path (docs/method.md#ising-2d-block-values:
 /// block spin 0.40, decimation 0.33). Cap 2: see the module docs.
 #[test]
 fn a4_block_spin_filter_at_criticality() {

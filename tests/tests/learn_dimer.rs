@@ -1,16 +1,16 @@
-//! Acceptance test A7 of ALGORITHM.md §8: on noise-decorated free dimers, RSMI (the `im`
+//! Acceptance test A7 of docs/method.md#acceptance-experiments: on noise-decorated free dimers, RSMI (the `im`
 //! estimator, N_h = 2) discovers the electric field of the height mapping without being
-//! told about it (ALGORITHM.md §3.3, §4.1–4.2).
+//! told about it (docs/method.md#expected-results, #dimers-and-the-noise-decoration).
 //!
 //! Data: the library's own directed-loop sampler (`rsmi sample dimer --decorate paired`),
 //! L = 32 (a 64×64 decorated array), fixed seed. Geometry: V = an 8×8 block of the
 //! decorated array (corners on even rows/columns, i.e. on vertices), L_B = 4, L_E = 4.
 //!
-//! Pass criteria (ALGORITHM.md §8, A7), checked on **every** restart:
+//! Pass criteria (docs/method.md#acceptance-experiments, A7), checked on **every** restart:
 //! - the noise entries (even-even vertex bits, odd-odd face bits) carry weights
 //!   < 0.1·max|λ|;
 //! - the span of the two learned link filters overlaps span{Ē_x, Ē_y} with both
-//!   principal-angle cosines ≥ 0.8, where (ALGORITHM.md §4.2, block corner at (0, 0))
+//!   principal-angle cosines ≥ 0.8, where (docs/method.md#dimers-and-the-noise-decoration, block corner at (0, 0))
 //!   Ē_x = λ (−1)^{x+y} on the horizontal-link entries X[2y][2x+1], and Ē_y likewise on the
 //!   vertical-link entries X[2y+1][2x], 0 elsewhere.
 //!

@@ -1,6 +1,6 @@
-//! Replica independence (MONTE_CARLO.md §6.4 item 6): the 256 replicas of a `u64x4` word
+//! Replica independence (docs/monte-carlo.md#validation): the 256 replicas of a `u64x4` word
 //! must behave as independent chains. A shared random number across bits makes them
-//! coalesce into one configuration or its global flip (§2.3: ⟨|q|⟩ = 1.000, half the
+//! coalesce into one configuration or its global flip (docs/monte-carlo.md#exact-per-bit-randomness: ⟨|q|⟩ = 1.000, half the
 //! replicas bit-identical).
 
 use rsmi_core::ising::{AcceptTable, Algorithm, Dim, Layout, Replica};

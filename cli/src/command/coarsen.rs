@@ -1,7 +1,7 @@
 //! `rsmi coarsen`: one RG step. Tiles every sample of a data file with the blocks of a
 //! rule, draws the hidden units per block (or takes the argmax) and writes the coarse
-//! samples as a sample file that `rsmi train` reads again (ALGORITHM.md §1.4, §2.7 step 7,
-//! §6.1). The tiling, the random streams and the tie rule are documented in
+//! samples as a sample file that `rsmi train` reads again (docs/method.md#coarse-graining-and-iteration).
+//! The tiling, the random streams and the tie rule are documented in
 //! [`crate::learn::coarsen`].
 
 use std::path::{Path, PathBuf};
@@ -209,7 +209,7 @@ fn load(rule: &RuleFile, rule_path: &Path, data: &Path) -> Result<Input> {
 
 /// Dimer data as 2L×2L arrays: the decorated arrays for an input `decorated` rule (the
 /// file must have them), else the links placed in the same layout with zero noise
-/// entries (ALGORITHM.md §3.3, [`crate::io::dimer_npz`]).
+/// entries (docs/method.md#dimers-and-the-noise-decoration, [`crate::io::dimer_npz`]).
 fn load_dimer(rule: &RuleFile, rule_path: &Path, data: &Path) -> Result<Input> {
     let f = read_dimer_npz(data)?;
     let l = f.size;

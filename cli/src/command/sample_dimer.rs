@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Noise decoration of the output (ALGORITHM.md §3.3).
+/// Noise decoration of the output (docs/method.md#dimers-and-the-noise-decoration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Decorate {
     /// No decorated array.
@@ -64,7 +64,7 @@ pub enum ExitsArg {
 The .npz holds links (uint8, (N, 2, L, L): links[n,0,y,x] = h(x,y), a dimer on \
 (x,y)-(x+1,y); links[n,1,y,x] = v(x,y), a dimer on (x,y)-(x,y+1)), winding (int64, (N, 2): \
 W_x, W_y), chain and sweep (int64), with --decorate also decorated (uint8, (N, 2L, 2L), \
-ALGORITHM.md §3.3: vertex noise bits on even-even entries, face noise bits on odd-odd, \
+docs/method.md#dimers-and-the-noise-decoration: vertex noise bits on even-even entries, face noise bits on odd-odd, \
 links in between), and meta (UTF-8 JSON bytes).
 
 Interacting model: E = v * N_par, N_par = plaquettes holding two parallel dimers \

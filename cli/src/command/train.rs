@@ -1,5 +1,5 @@
 //! `rsmi train`: learn a coarse-graining rule P_Λ(H|V) from a sample file by maximising
-//! I(H:E) (ALGORITHM.md §2.7), written as RULE.json ([`crate::learn::rule_file`]).
+//! I(H:E) (docs/method.md#training), written as RULE.json ([`crate::learn::rule_file`]).
 
 use crate::io::atomic::check_output_path;
 use crate::learn::builtin::exact_table;
@@ -48,7 +48,7 @@ pub struct DataArgs {
     /// are capped at this × heldout/(1 − heldout).
     #[arg(long, default_value_t = 1 << 18)]
     pub max_pairs: usize,
-    /// Global spin-flip augmentation (ALGORITHM.md §3.1: both magnetisation sectors must
+    /// Global spin-flip augmentation (docs/method.md#training: both magnetisation sectors must
     /// be present): auto = on for ±1 data.
     #[arg(long, value_enum, default_value = "auto")]
     pub flip: FlipArg,

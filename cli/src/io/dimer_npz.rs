@@ -3,7 +3,7 @@
 //! | array       | dtype   | shape            |                                                |
 //! |-------------|---------|------------------|------------------------------------------------|
 //! | `links`     | `uint8` | `(N, 2, L, L)`   | `links[n,0,y,x] = h(x,y)`, `links[n,1,y,x] = v(x,y)` |
-//! | `decorated` | `uint8` | `(N, 2L, 2L)`    | optional: ALGORITHM.md §3.3 layout with noise bits |
+//! | `decorated` | `uint8` | `(N, 2L, 2L)`    | optional: docs/method.md#dimers-and-the-noise-decoration layout with noise bits |
 //! | `winding`   | `int64` | `(N, 2)`         | (W_x, W_y) of each sample                      |
 //! | `chain`     | `int64` | `(N,)`           | optional: chain of each sample                 |
 //! | `sweep`     | `int64` | `(N,)`           | optional: loop sweep of each sample            |

@@ -1,5 +1,5 @@
 //! Built-in rules (Kadanoff's block spin and decimation) and exact joint tables P(V, E)
-//! derived from a sample file's `meta` (the `exact` estimator, ALGORITHM.md §2.4 E0).
+//! derived from a sample file's `meta` (the `exact` estimator, docs/method.md#exact).
 //!
 //! Built-in rules, one hidden unit, ±1 data only:
 //! - `majority`: h = sgn Σ_i v_i over all |V| units, ties split 50/50;

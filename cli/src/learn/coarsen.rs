@@ -1,4 +1,4 @@
-//! One RG step with a coarse-graining rule (ALGORITHM.md §1.4, §2.7 step 7): tile each
+//! One RG step with a coarse-graining rule (docs/method.md#coarse-graining-and-iteration): tile each
 //! sample with non-overlapping blocks (stride = block), compute P_Λ(H|V) per block and
 //! draw H (or take its argmax); the hidden units of every block form the coarse lattice.
 //!

@@ -1,18 +1,18 @@
-//! Datasets of (V, E) pairs built from sample files (ALGORITHM.md §1, §2.7 step 1).
+//! Datasets of (V, E) pairs built from sample files (docs/method.md#geometry, #training).
 //!
 //! - [`SampleSet::load`] reads an Ising sample file (`ising1d`, `ising2d`, possibly
 //!   multi-channel coarse data) or a dimer sample file; the model comes from the file's
 //!   `meta`.
 //! - [`build`] cuts the samples into pairs: block corners on a stride grid of every sample,
 //!   a held-out split **by sample** (the pairs of one sample are correlated), optional
-//!   global spin-flip augmentation for ±1 data (ALGORITHM.md §3.1: both magnetisation
+//!   global spin-flip augmentation for ±1 data (docs/method.md#training: both magnetisation
 //!   sectors must be present), and a cap on the number of pairs (a seeded random subset
 //!   when there are more), so that memory stays bounded.
 //!
 //! Values: ±1 for spins, 0/1 for dimer arrays. Multi-channel data (C > 1 values per site)
 //! give V and E per channel, concatenated channel-major (|V| = C · block sites).
 //!
-//! Dimer data: V and E are blocks of the 2L×2L decorated array (ALGORITHM.md §3.3). With
+//! Dimer data: V and E are blocks of the 2L×2L decorated array (docs/method.md#dimers-and-the-noise-decoration). With
 //! input `links` the same layout is used with the noise entries absent (zero); the
 //! training then keeps their weights at exactly 0 ([`SampleSet::fixed_zero`]). Block
 //! corners must lie on vertices (even stride), so that a weight always sits on the same

@@ -24,7 +24,7 @@
 //! ```
 //!
 //! For `dimer` rules with input `links` or `decorated`, V is a block of the 2L×2L
-//! decorated array (ALGORITHM.md §3.3): with `links`, the noise entries are absent from
+//! decorated array (docs/method.md#dimers-and-the-noise-decoration): with `links`, the noise entries are absent from
 //! the data (zero) and their weights are exactly zero.
 //!
 //! [`read_rule`] is strict: any inconsistency (unknown model, weights of the wrong shape,
@@ -44,7 +44,7 @@ pub const FORMAT: &str = "rsmi-rule-1";
 /// Largest rule file accepted by the reader (bytes).
 pub const MAX_RULE_BYTES: u64 = 64 << 20;
 
-/// Block geometry of a rule (ALGORITHM.md §1).
+/// Block geometry of a rule (docs/method.md#geometry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GeometrySpec {
     /// `square` (2D periodic lattice) or `chain` (1D).

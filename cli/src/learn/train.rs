@@ -1,4 +1,4 @@
-//! The RSMI training loop (ALGORITHM.md §2.7) over the core's estimators:
+//! The RSMI training loop (docs/method.md#training) over the core's estimators:
 //!
 //! - `im` (E1, "simplest variant"): the rule Λ and a linear softmax decoder q_φ(h|e)
 //!   trained jointly by Adam on the Barber–Agakov bound of [`rsmi_core::learn::im`];

@@ -6,7 +6,7 @@
 //! - **square Ising rules**: a heat map of the weights over the block (as KJR Fig. 2);
 //! - **chain rules**: a bar chart of the weights per site (bars up for λ > 0, down for
 //!   λ < 0, coloured by the same scale, zero line drawn);
-//! - **dimer rules** (input `links` or `decorated`, ALGORITHM.md §3.3): the block of the
+//! - **dimer rules** (input `links` or `decorated`, docs/method.md#dimers-and-the-noise-decoration): the block of the
 //!   2L×2L array drawn in place on the lattice (as KJR Fig. 4), assuming the block corner
 //!   at an even row and column (true for every block of an even-sized tiling): link
 //!   entries as bars between their two sites, vertex noise entries as small squares and

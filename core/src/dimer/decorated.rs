@@ -1,4 +1,4 @@
-//! The noise-decorated 2L×2L array of ALGORITHM.md §3.3 and the plain links export.
+//! The noise-decorated 2L×2L array of docs/method.md#dimers-and-the-noise-decoration and the plain links export.
 //!
 //! **Decorated array** (`u8` 0/1, row-major, 4L² bytes, row r = 0..2L, column c = 0..2L):
 //!

@@ -1,7 +1,7 @@
 //! Observables of a dimer configuration given as bit-planes (see [`super::lattice`]).
 //!
 //! Whole-plane sums use popcounts on words; the per-site oracles are in
-//! [`super::reference`]. Conventions as in `shared/reference/dimer_exact.json`:
+//! [`super::reference`]. Conventions as in `tests/data/dimer_exact.json`:
 //!
 //! - winding: W_x = Σ_y (−1)^y h(0,y), W_y = Σ_x (−1)^x v(x,0);
 //! - N_∥ = flippable plaquettes = Σ h(x,y)h(x,y+1) + v(x,y)v(x+1,y);
@@ -9,7 +9,7 @@
 //! - columnar order M_x = (2/L²) Σ (−1)^x h(x,y), M_y = (2/L²) Σ (−1)^y v(x,y) (±1 in the
 //!   four columnar states);
 //! - block electric fields Ē_x = Σ_block (−1)^{x+y} h(x,y), Ē_y = Σ_block (−1)^{x+y} v(x,y)
-//!   (ALGORITHM.md §4.2).
+//!   (docs/method.md#dimers-and-the-noise-decoration).
 //!
 //! Padding bits are ignored by every function here.
 

@@ -31,9 +31,9 @@
 //! is reversed. The classes ΔN_∥ ∈ {−2, …, 2} are computed bit-sliced per word.
 //!
 //! **Acceptance.** Heat bath, p(ΔN) = 1 / (1 + e^{β·v·ΔN}), so ΔN = 0 (and v = 0) gives
-//! exactly ½ and no deterministic ΔE = 0 cycle can trap a replica (MONTE_CARLO.md §2.4).
+//! exactly ½ and no deterministic ΔE = 0 cycle can trap a replica (docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis).
 //! Bits are accepted with the exact per-bit lazy comparison of [`crate::rng::bernoulli`]
-//! (no randomness shared between replicas, MONTE_CARLO.md §2.3). The stream contract,
+//! (no randomness shared between replicas, docs/monte-carlo.md#exact-per-bit-randomness). The stream contract,
 //! per plaquette word with at least one flippable bit (per lane for `u64x4`):
 //!
 //! * if every class has p = ½ exactly (v = 0): one raw word U, flippable bits with

@@ -2,7 +2,7 @@
 //! 4×4 torus, observables against hand-computed values and the per-site oracles, the
 //! decorated and links formats, and rejection of bad input.
 //!
-//! Exact values come from `shared/reference/dimer_exact.json` (4×4 torus: 272 coverings,
+//! Exact values come from `tests/data/dimer_exact.json` (4×4 torus: 272 coverings,
 //! 13 winding sectors) and from hand calculation on the columnar and staggered states.
 
 extern crate std;

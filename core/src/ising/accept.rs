@@ -9,7 +9,7 @@ pub enum Algorithm {
     /// min(1, e^{−βΔE}): ΔE ≤ 0 moves are always accepted.
     Metropolis,
     /// Metropolis, except that ΔE = 0 moves are accepted with probability ½. Sequential
-    /// Metropolis has deterministic cycles on small lattices (MONTE_CARLO.md §2.4: 64 of
+    /// Metropolis has deterministic cycles on small lattices (docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis: 64 of
     /// the 65 536 states of the 4×4 torus in typewriter order) that no random number can
     /// leave; with ½ every ΔE = 0 move consumes randomness, so no cycle is absorbing.
     /// Detailed balance holds (the move and its reverse both have ΔE = 0). The price is

@@ -1,4 +1,4 @@
-//! The `auto` choice of algorithm and layout (MONTE_CARLO.md §3 and §7).
+//! The `auto` choice of algorithm and layout (docs/monte-carlo.md#choosing-an-algorithm).
 
 use super::{Algorithm, Dim, Strip, T_C_2D};
 
@@ -15,14 +15,14 @@ pub enum Choice {
 
 /// Lattices at least this large use Wolff within [`CRITICAL_WINDOW`] of T_c: the cost per
 /// independent |M| sample of multi-spin Metropolis (τ ∝ L^2.17) overtakes Wolff's
-/// (τ ∝ L^0.25 in sweeps) around L ≈ 64–128 (MONTE_CARLO.md §3).
+/// (τ ∝ L^0.25 in sweeps) around L ≈ 64–128 (docs/monte-carlo.md#choosing-an-algorithm).
 pub const WOLFF_MIN_L: usize = 128;
 /// Relative distance |T/T_c − 1| within which `auto` treats the 2D model as critical.
 pub const CRITICAL_WINDOW: f64 = 0.1;
 
 /// 2D lattices smaller than this use [`Algorithm::MetropolisHalf`] for `auto` local
 /// updates: sequential Metropolis has absorbing deterministic cycles there
-/// (MONTE_CARLO.md §2.4). Above it the trapped fraction of states is negligible and plain
+/// (docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis). Above it the trapped fraction of states is negligible and plain
 /// Metropolis decorrelates ≈ 2.6× faster at T_c (τ_int(|M|) ≈ 39 vs ≈ 100 sweeps, L = 32).
 pub const TRAP_FREE_BELOW: usize = 16;
 

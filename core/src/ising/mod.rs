@@ -5,8 +5,8 @@
 //! Layouts (how spins are packed into words):
 //! - [`Replica`]: bit b of a word is replica b (64 per `u64`, 256 per `u64x4`); the lattice
 //!   is one word per site. Any L ≥ 2; a temperature per replica.
-//! - [`Strip`]: one lattice per 64-bit lane, many sites per lane (strip-interleaved, §2.2
-//!   of MONTE_CARLO.md): bit b of word (row, k) holds column b·W + k with W = L/64 ≥ 2.
+//! - [`Strip`]: one lattice per 64-bit lane, many sites per lane (strip-interleaved,
+//!   docs/monte-carlo.md#layouts): bit b of word (row, k) holds column b·W + k with W = L/64 ≥ 2.
 //!   A `u64x4` carries four independent lattices, one per lane.
 //! - [`wolff`]: scalar Wolff cluster updates on a plain row-major bit array.
 //!
@@ -14,8 +14,8 @@
 //! kernel: bonds are classified with bit-sliced adders and flips are accepted with exact
 //! per-bit Bernoulli masks ([`crate::rng::bernoulli`]). [`Algorithm::MetropolisHalf`]
 //! accepts ΔE = 0 moves with probability ½ instead of 1, which removes the
-//! deterministic-cycle trap of sequential Metropolis on small lattices (MONTE_CARLO.md
-//! §2.4); [`local_rule`] picks it for rings and for 2D lattices below [`TRAP_FREE_BELOW`].
+//! deterministic-cycle trap of sequential Metropolis on small lattices (docs/monte-carlo.md
+//! #deterministic-cycles-of-sequential-metropolis); [`local_rule`] picks it for rings and for 2D lattices below [`TRAP_FREE_BELOW`].
 
 mod accept;
 mod auto;

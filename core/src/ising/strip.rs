@@ -4,7 +4,7 @@ use crate::error::{Error, check_len};
 use crate::rng::WordRng;
 use crate::word::Word;
 
-/// Strip-interleaved layout (MONTE_CARLO.md §2.2, layout 1): one lattice per 64-bit lane.
+/// Strip-interleaved layout (docs/monte-carlo.md#layouts): one lattice per 64-bit lane.
 ///
 /// With W = L/64 words per row, bit b of word (row, k) holds column b·W + k. The bits of
 /// a word are W ≥ 2 columns apart, hence never neighbours, so a typewriter sweep over

@@ -1,5 +1,5 @@
 //! Adam for gradient **ascent** (the MI is maximised), and a per-hidden-unit weight-norm
-//! cap (ALGORITHM.md §2.1: the MI optimum sits at |λ| → ∞).
+//! cap (docs/method.md#the-rule: the MI optimum sits at |λ| → ∞).
 //!
 //! One step with gradient g (of the objective to maximise), 1-based step count t:
 //!

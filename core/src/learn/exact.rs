@@ -1,6 +1,6 @@
-//! The `exact` estimator E0 (ALGORITHM.md §2.4): joint tables P(V, E) computed exactly
+//! The `exact` estimator E0 (docs/method.md#estimators): joint tables P(V, E) computed exactly
 //! (1D transfer matrix, or enumeration of a tiny Ising system), the mutual information
-//! I(V:E), the information I_Λ(H:E) kept by a rule and its exact gradient (§2.2), and the
+//! I(V:E), the information I_Λ(H:E) kept by a rule and its exact gradient (docs/method.md#exact-gradients), and the
 //! information kept by any channel given as a table P(h|v).
 //!
 //! Everything is `f64`, allocation-free, and meant for tests and small calibrations.
@@ -86,8 +86,8 @@ fn check_joint(visible: usize, env_states: usize, joint: &[f64]) -> Result<usize
     Ok(nv)
 }
 
-/// Joint table of the infinite 1D Ising chain H = −K Σ s_i s_{i+1} (ALGORITHM.md §1.3,
-/// §3.2, §5.2): V = `block` consecutive spins v_0 … v_{L_V−1}, `buffer` spins discarded on
+/// Joint table of the infinite 1D Ising chain H = −K Σ s_i s_{i+1} (docs/method.md#ising-1d-exact-table):
+/// V = `block` consecutive spins v_0 … v_{L_V−1}, `buffer` spins discarded on
 /// each side, and E = the two spins adjacent to the buffers, e_0 on the left (bit 0 of the
 /// environment index) and e_1 on the right (bit 1); n_E = [`CHAIN_ENV_STATES`].
 ///
@@ -339,7 +339,7 @@ pub fn rule_table(
 
 /// Deterministic channel H = (v_{sites[0]}, v_{sites[1]}, …): h_j = v_{sites[j]}, so
 /// `table[v · 2^{N_h} + s]` is 1 when bit j of s equals bit `sites[j]` of v for every j,
-/// and 0 otherwise. `sites = [0]` is decimation to v₁ (ALGORITHM.md §5.2); `[0, L_V − 1]`
+/// and 0 otherwise. `sites = [0]` is decimation to v₁ (docs/method.md#ising-1d-exact-table); `[0, L_V − 1]`
 /// keeps both edge spins.
 pub fn spin_channel(visible: usize, sites: &[usize], table: &mut [f64]) -> Result<(), Error> {
     let nv = visible_states(visible)?;
@@ -459,7 +459,7 @@ fn rule_row(
 }
 
 /// I_Λ(H:E) of the rule Λ = (`weights`, `bias`) (layout of [`super::rule`]) on a joint
-/// table (ALGORITHM.md §2.2), with P_Λ(h|v) computed on the fly for every v.
+/// table (docs/method.md#exact-gradients), with P_Λ(h|v) computed on the fly for every v.
 pub fn rule_information(
     shape: Shape,
     weights: &[f64],
@@ -470,7 +470,7 @@ pub fn rule_information(
     rule_pass(shape, weights, bias, env_states, joint, None)
 }
 
-/// I_Λ(H:E) and its exact gradient (ALGORITHM.md §2.2):
+/// I_Λ(H:E) and its exact gradient (docs/method.md#exact-gradients):
 /// ∂I_Λ/∂θ = Σ_{v,e} P(v,e) Σ_h ∂_θ P_Λ(h|v) [ln P_Λ(h|e) − ln P_Λ(h)],
 /// **added** to `grad_w` (layout of `weights`) and `grad_b`. Returns I_Λ(H:E).
 pub fn rule_information_gradient(

@@ -1,4 +1,4 @@
-//! Block geometry (ALGORITHM.md §1): the visible block V, the buffer B (discarded) and the
+//! Block geometry (docs/method.md#geometry): the visible block V, the buffer B (discarded) and the
 //! environment E, as index sets relative to a block corner on a periodic lattice, and the
 //! extraction of (V, E) pairs from lattice samples into `f32` rows of batch buffers.
 //!
@@ -423,7 +423,7 @@ mod tests {
         let g = Square::new(2, 1, 2).unwrap();
         assert_eq!((g.window(), g.visible_len(), g.env_len()), (8, 4, 48));
         let g = Square::new(2, 1, 1).unwrap();
-        assert_eq!(g.env_len(), 20); // ALGORITHM.md §5.1.5
+        assert_eq!(g.env_len(), 20); // docs/method.md#ising-2d-block-values
         let g = Square::new(2, 2, 2).unwrap();
         assert_eq!(g.env_len(), 64);
         let g = Square::new(8, 4, 4).unwrap(); // decorated dimer block

@@ -1,5 +1,5 @@
 //! The variational (Barber–Agakov, "IM") estimator of I_Λ(H:E) with a learned linear
-//! softmax decoder q_φ(h|e), exact sums over H (ALGORITHM.md §2.4, "simplest variant"):
+//! softmax decoder q_φ(h|e), exact sums over H (docs/method.md#im):
 //!
 //! ```text
 //! Î = −Σ_h P̂(h) ln P̂(h) + (1/N) Σ_n Σ_h P_Λ(h|v_n) ln q_φ(h|e_n),
@@ -538,14 +538,14 @@ mod tests {
         (total.value(), libm::sqrt(var / b))
     }
 
-    /// A2 for `im`: held-out Î within 2 % of the exact I(H:E) of ALGORITHM.md §5.2, and
+    /// A2 for `im`: held-out Î within 2 % of the exact I(H:E) of docs/method.md#ising-1d-exact-table, and
     /// never above it by more than 3σ (a lower bound; 3σ rather than 1σ because an
     /// unbiased estimate exceeds I + 1σ in 16 % of seeds). The pair counts are chosen
     /// from the measured error bar: the test also asserts 4σ < 2 % · I, i.e. the
     /// held-out set is large enough for the 2 % criterion to mean something.
     #[test]
     fn held_out_im_matches_the_exact_chain_values() {
-        // (K, λ, exact I) from ALGORITHM.md §5.2.
+        // (K, λ, exact I) from docs/method.md#ising-1d-exact-table.
         let cases: [(f64, [f32; 2], f64); 6] = [
             (1.0, [20.0, 0.0], 0.247033),
             (0.5, [1.0, 0.0], 0.01593030),

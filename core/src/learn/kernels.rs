@@ -1,5 +1,5 @@
 //! Batched `f32` kernels of the learning core, each as a plain scalar reference
-//! (`…_scalar`) and an `f32x8` version (ALGORITHM.md §2.1, §2.4).
+//! (`…_scalar`) and an `f32x8` version (docs/method.md#the-rule).
 //!
 //! A batch is N rows, row-major: visible blocks `v` (N × |V|), environments `e`
 //! (N × |E|), pre-activations `a` (N × N_h), hidden distributions `p` and coefficients `c`

@@ -1,4 +1,4 @@
-//! Learning the coarse-graining rule P_Λ(H|V) by maximising I(H:E) (ALGORITHM.md §1–§2):
+//! Learning the coarse-graining rule P_Λ(H|V) by maximising I(H:E) (docs/method.md):
 //! block/buffer/environment geometry, the rule and its exact gradients, the MI
 //! estimators (`exact`, `im`, `rbm`), the Adam step, and the `f32x8` kernels beside their
 //! scalar references.

@@ -1,4 +1,4 @@
-//! The `rbm` estimator (ALGORITHM.md §2.3–§2.5): an auxiliary Θ-RBM over x = (v, e)
+//! The `rbm` estimator (docs/method.md#rbm): an auxiliary Θ-RBM over x = (v, e)
 //! trained by contrastive divergence, the conditional Q(v|e) it defines, and the
 //! Barber–Agakov bound on I_Λ(H:E) with that Q (estimator E1, or E1s with sampled V).
 //!
@@ -28,8 +28,8 @@
 //!   log-sum-exp. Index v: bit i set ↔ v_i = +1 (u_i = 1), as in [`super::exact`].
 //! - [`sample_conditional`]: block Gibbs with E clamped (E1s), S samples as ±1 spins.
 //! - [`ba_bound_table`], [`ba_bound_sampled`]: Î_BA and its exact gradient with respect to
-//!   the rule Λ (ALGORITHM.md §2.4 E1, including the last term).
-//! - [`pseudo_log_likelihood`]: the monitor of §2.5.
+//!   the rule Λ (docs/method.md#rbm, including the last term).
+//! - [`pseudo_log_likelihood`]: the monitor of docs/method.md#rbm.
 
 pub mod kernel;
 
@@ -340,7 +340,7 @@ fn softplus(a: f64) -> f64 {
 }
 
 /// Σ_i ln p(x_i | x_{−i}) of one row x (0/1 units), with p(x_i|x_{−i}) = σ(F(x̃) − F(x)),
-/// F the free energy and x̃ = x with unit i flipped (ALGORITHM.md §2.5 monitor). f64;
+/// F the free energy and x̃ = x with unit i flipped (docs/method.md#rbm). f64;
 /// `work` has N_g entries.
 pub fn pseudo_log_likelihood(
     shape: RbmShape,
@@ -436,7 +436,7 @@ pub fn conditional_table(
 /// Block Gibbs with E clamped (estimator E1s): from the chain state `state` (|V| units,
 /// 0/1, continued and written back), `burn_in` sweeps, then `samples.len() / |V|` samples
 /// taken every `thin` ≥ 1 sweeps, written as ±1 spins (`samples[s · |V| + i]`, s = 2u − 1).
-/// One sweep draws g ~ p(g|v, e) then v ~ p(v|g). ALGORITHM.md §2.4 recommends S ≥ 16
+/// One sweep draws g ~ p(g|v, e) then v ~ p(v|g). docs/method.md#rbm uses S = 16 by default
 /// samples per environment. `work` has [`RbmShape::sample_work_len`] entries.
 #[allow(clippy::too_many_arguments)]
 pub fn sample_conditional(
@@ -582,7 +582,7 @@ fn entropy(ph: &[f64]) -> f64 {
         .sum::<f64>()
 }
 
-/// The Barber–Agakov bound with an enumerated Q (estimator E1, ALGORITHM.md §2.4) on a
+/// The Barber–Agakov bound with an enumerated Q (docs/method.md#rbm) on a
 /// batch of N pairs, and its gradient with respect to the rule Λ = (`weights`, `bias`):
 ///
 /// Î_BA = −Σ_h P̂(h) ln P̂(h) + (1/N) Σ_n Σ_h P_Λ(h|v_n) ln q_Λ(h|e_n),
@@ -686,7 +686,7 @@ pub fn ba_bound_table(
     Ok(entropy(&ph[..ns]) + mean)
 }
 
-/// The Barber–Agakov bound with sampled V (estimator E1s, ALGORITHM.md §2.4): as
+/// The Barber–Agakov bound with sampled V (docs/method.md#rbm, sampled Q): as
 /// [`ba_bound_table`] with q_Λ(h|e_n) = (1/S) Σ_s P_Λ(h|v^{(s)}) (ln of the mean, the
 /// consistent choice), and the last gradient term (1/S) Σ_s ∂P(h|v^{(s)}) likewise.
 /// `samples[(n · S + s) · |V| + i]`: S = `per_pair` ≥ 1 samples v^{(s)} ~ Q(·|e_n) per

@@ -1,4 +1,4 @@
-//! The coarse-graining rule (ALGORITHM.md §2.1), scalar `f64` reference.
+//! The coarse-graining rule (docs/method.md#the-rule), scalar `f64` reference.
 //!
 //! P_Λ(H|V) = Π_j e^{h_j a_j} / (2 cosh a_j), a_j = b_j + Σ_i λ_ji v_i, h_j = ±1.
 //!

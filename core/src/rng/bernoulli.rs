@@ -1,4 +1,4 @@
-//! Exact per-bit Bernoulli masks by lazy binary expansion (MONTE_CARLO.md §2.3 (ii)).
+//! Exact per-bit Bernoulli masks by lazy binary expansion (docs/monte-carlo.md#exact-per-bit-randomness).
 //!
 //! Every bit of a mask has its own private uniform u = 0.U₁U₂U₃… whose k-th binary digit
 //! is that bit of the k-th random word. A bit is accepted when u < p, decided at the first

@@ -55,7 +55,7 @@ pub fn is_covering(l: usize, h: &[u64], v: &[u64]) -> bool {
 }
 
 /// Winding numbers (W_x, W_y) = (Σ_y (−1)^y h(0,y), Σ_x (−1)^x v(x,0)), the
-/// convention of `shared/reference/dimer_exact.json`; planes of ⌈L²/64⌉ words.
+/// convention of `tests/data/dimer_exact.json`; planes of ⌈L²/64⌉ words.
 pub fn winding(l: usize, h: &[u64], v: &[u64]) -> Result<(i64, i64), Error> {
     check_planes(l, h, v)?;
     let sign = |i: usize| if i.is_multiple_of(2) { 1 } else { -1 };

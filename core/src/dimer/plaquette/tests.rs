@@ -364,7 +364,7 @@ fn sector00() -> [u32; 132] {
     let mut all = [0u32; 512];
     let mut n = 0;
     enumerate(0, 0, 0, &mut all, &mut n);
-    // shared/reference/dimer_exact.json: 272 coverings of the 4×4 torus, flippable
+    // tests/data/dimer_exact.json: 272 coverings of the 4×4 torus, flippable
     // fraction 4/17 (Σ N_∥ = 272 · 16 · 4/17 = 1024), 132 in sector (0, 0).
     assert_eq!(n, 272);
     let mut sum_par = 0;

@@ -1,4 +1,4 @@
-//! Acceptance A2 (exact part, ALGORITHM.md §8): the 1D table of §5.2, the soft-rule values,
+//! Acceptance A2 (exact part, docs/method.md#acceptance-experiments): the 1D table of docs/method.md#ising-1d-exact-table, the soft-rule values,
 //! the Lenggenhager check, gradients against central differences, enumeration cross-checks
 //! and the 4×4 torus against the exact energies of tests/data/ising2d_exact.json.
 
@@ -27,7 +27,7 @@ fn soft_info(k: f64, lb: usize, lambda: &[f64]) -> f64 {
 
 #[test]
 fn chain_table_of_algorithm_5_2() {
-    // (K, L_V, L_B, I(V:E), I(H = v₁ : E), I(H = sgn Σv : E)), ALGORITHM.md §5.2.
+    // (K, L_V, L_B, I(V:E), I(H = v₁ : E), I(H = sgn Σv : E)), docs/method.md#ising-1d-exact-table.
     let rows: [(f64, usize, usize, f64, f64, f64); 10] = [
         (0.5, 2, 1, 0.045736, 0.027634, 0.024257),
         (0.5, 2, 2, 0.009745, 0.005908, 0.005200),
@@ -264,7 +264,7 @@ fn markov_property_the_two_adjacent_spins_carry_all_of_i_v_e() {
 
 #[test]
 fn ring_correlations_match_the_closed_form() {
-    // ⟨s₀ s_r⟩ = (t^r + t^{N−r}) / (1 + t^N) on a ring (ALGORITHM.md §5.2).
+    // ⟨s₀ s_r⟩ = (t^r + t^{N−r}) / (1 + t^N) on a ring (docs/method.md#ising-1d-exact-table).
     let mut bonds = [[0usize; 2]; 12];
     let nb = chain_bonds(12, true, &mut bonds).unwrap();
     let k: f64 = 0.7;

@@ -248,7 +248,7 @@ fn conditional_sampler_matches_the_enumerated_q() {
     }
 }
 
-/// n exact pairs of the infinite chain at coupling k (ALGORITHM.md §5.2): e_0, then v_1 at
+/// n exact pairs of the infinite chain at coupling k (docs/method.md#ising-1d-exact-table): e_0, then v_1 at
 /// distance L_B + 1, v_2 … v_{L_V} at distance 1, e_1 at distance L_B + 1. A spin at
 /// distance d equals the previous one with probability (1 + t^d)/2. Returns (v spins,
 /// e spins, environment index, 0/1 units x = (v, e)).
@@ -407,7 +407,7 @@ fn ba_with_error(
 
 #[test]
 fn a2_rbm_estimator_on_the_1d_chain() {
-    // ALGORITHM.md §8 A2 (E1 with a Θ-RBM Q): K = 1, L_V = 2, L_B = 1, E = the two spins
+    // docs/method.md#acceptance-experiments, A2 (E1 with a Θ-RBM Q): K = 1, L_V = 2, L_B = 1, E = the two spins
     // next to the buffers.
     let (k, lv, lb) = (1.0, 2, 1);
     let nv = 1 << lv;
@@ -503,7 +503,7 @@ fn a2_rbm_estimator_on_the_1d_chain() {
             "{with_rbm} vs {exact_i}"
         );
     }
-    // The table values of ALGORITHM.md §5.2 for the first and last rules.
+    // The table values of docs/method.md#ising-1d-exact-table for the first and last rules.
     assert!(
         (exact::rule_information(soft, &[30.0, 0.0], &[0.0], 4, &joint).unwrap() - 0.247033).abs()
             < 1e-6
