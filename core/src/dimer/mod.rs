@@ -17,7 +17,7 @@
 //!   correlations, columnar order, block electric fields.
 //! - [`decorated`]: the 2L×2L decorated `u8` array and the 2·L² links export, with strict
 //!   readers.
-//! - [`reference`]: per-site partner-array versions of the worm and the observables
+//! - [`reference`](mod@reference): per-site partner-array versions of the worm and the observables
 //!   (bit-for-bit oracles).
 //! - [`plaquette`]: multi-spin-coded plaquette flips.
 //!

@@ -14,7 +14,7 @@
 //! (y ascending, then x ascending). Plaquettes of one class share no site. In the replica
 //! layout the bits of a word are different replicas of the *same* plaquette, so every
 //! replica sees a plain sequential sweep; the class order only fixes the visiting order
-//! (the oracle in [`reference`] uses the same one).
+//! (the oracle in [`reference`](mod@reference) uses the same one).
 //!
 //! **Energy.** E = v·N_∥, N_∥ = number of plaquettes holding two parallel dimers (the
 //! flippable plaquettes). Flipping plaquette (x,y) keeps it parallel and changes only

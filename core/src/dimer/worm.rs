@@ -3,7 +3,7 @@
 //!
 //! # The move, in the "pivot" formulation
 //!
-//! 1. Pick a uniformly random site t (the *tail*; [`uniform_below`]`(L²)`, one draw). Its
+//! 1. Pick a uniformly random site t (the *tail*; [`uniform_below`](crate::rng::uniform_below)`(L²)`, one draw). Its
 //!    dimer (t, q) becomes the *moving dimer*; t is now a monomer.
 //! 2. The moving dimer (a, q) pivots about q: it is replaced by (q, x), x one of the four
 //!    neighbours of q (directions +x, +y, −x, −y = 0, 1, 2, 3). Choosing x = a is a
@@ -81,7 +81,7 @@
 //! exit x' = q + δ(k(j, od ^ 2)), become one table offset from x. A site is packed into
 //! one integer (index · 2²⁰ + column + 2), so the offset is one addition, and the rare
 //! wrap across the border is a predicted branch to a cold function. The dependency chain
-//! from one step to the next is then x → dirs[x] → table[j][od] → x'. Same draws, same
+//! from one step to the next is then x → dirs\[x\] → table\[j\]\[od\] → x'. Same draws, same
 //! decisions, same result bit for bit as the general loop (the tables are built from the
 //! exit table itself); about 1.5–2× faster.
 //!

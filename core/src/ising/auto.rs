@@ -42,7 +42,7 @@ pub fn local_rule(dim: Dim, l: usize) -> Algorithm {
 
 /// Choose an algorithm and layout for a field-free run.
 ///
-/// 2D: Wolff for L ≥ [`WOLFF_MIN_L`] within the critical window (only at h = 0);
+/// 2D: Wolff for L ≥ `WOLFF_MIN_L` (128) within the critical window (only at h = 0);
 /// otherwise the strip layout where it is valid (L a multiple of 64, ≥ 128), else the
 /// replica layout. 1D: strip where valid, else replica (no finite-T transition).
 pub fn choose(dim: Dim, l: usize, temperature: f64, h: f64) -> Choice {

@@ -180,7 +180,7 @@ pub fn torus_bonds(lx: usize, ly: usize, bonds: &mut [[usize; 2]]) -> Result<usi
 
 /// Joint table of a tiny Ising system by enumeration: P(s) ∝ exp(K Σ_{bonds} s_a s_b) over
 /// all 2^`sites` configurations (site i of configuration c is +1 when bit i of c is set),
-/// summed into `table[v · 2^|E| + e]` with v_i = s_{visible[i]} and e_m = s_{environment[m]}
+/// summed into `table[v · 2^|E| + e]` with v_i = s_{visible\[i\]} and e_m = s_{environment\[m\]}
 /// (module indexing). The remaining sites are summed over (buffer and beyond).
 ///
 /// Limits: `sites` ≤ [`MAX_SITES`], bonds ≤ [`MAX_BONDS`], 1 ≤ |V| ≤ [`MAX_VISIBLE`],
@@ -337,7 +337,7 @@ pub fn rule_table(
     Ok(())
 }
 
-/// Deterministic channel H = (v_{sites[0]}, v_{sites[1]}, …): h_j = v_{sites[j]}, so
+/// Deterministic channel H = (v_{sites\[0\]}, v_{sites\[1\]}, …): h_j = v_{sites\[j\]}, so
 /// `table[v · 2^{N_h} + s]` is 1 when bit j of s equals bit `sites[j]` of v for every j,
 /// and 0 otherwise. `sites = [0]` is decimation to v₁ (docs/method.md#ising-1d-exact-table); `[0, L_V − 1]`
 /// keeps both edge spins.

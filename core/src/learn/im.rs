@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Î ≤ I_Λ(H:E) for every decoder (equality when q_φ = P_Λ(H|E)). Gradients on a batch:
-//! - Λ (weights, bias): Σ_n Σ_h c[n,h] ∂P_Λ(h|v_n)/∂θ with c[n,h] = (ln q_φ(h|e_n) −
+//! - Λ (weights, bias): Σ_n Σ_h c\[n,h\] ∂P_Λ(h|v_n)/∂θ with c\[n,h\] = (ln q_φ(h|e_n) −
 //!   ln P̂(h))/N, through [`super::kernels::rule_gradient`] (the +1 from differentiating
 //!   P̂ ln P̂ drops out because Σ_h ∂P̂(h) = 0);
 //! - φ (U, d): the soft-label cross-entropy gradient (1/N) Σ_n (P_Λ(h|v_n) − q_φ(h|e_n))

@@ -11,7 +11,7 @@
 //! Kernels:
 //! - rule forward: a_nj = b_j + Σ_i λ_ji v_ni and P(s|v_n) = Π_j σ(2 h_j a_nj);
 //! - rule gradient contraction: `grad_w[j][i] += Σ_n g_nj v_ni`, `grad_b[j] += Σ_n g_nj`,
-//!   g_nj = Σ_s c[n,s] P(s|v_n) (h_j − tanh a_nj) (batched [`super::rule::accumulate_gradient`]);
+//!   g_nj = Σ_s c\[n,s\] P(s|v_n) (h_j − tanh a_nj) (batched [`super::rule::accumulate_gradient`]);
 //! - decoder forward: logits z_s = d_s + Σ_m U_sm e_m (U row-major `[s][m]`) and
 //!   log q(s|e) = z_s − ln Σ_s' e^{z_s'};
 //! - decoder backward: `grad_u[s][m] += scale · Σ_n (target[n,s] − q[n,s]) e_nm` and
@@ -534,7 +534,7 @@ fn check_gradient_buffers(
 }
 
 /// Reference contraction: `grad_w[j·|V| + i] += Σ_n g_nj v_ni`, `grad_b[j] += Σ_n g_nj`
-/// with g_nj = Σ_s c[n,s] P(s|v_n) (h_j − tanh a_nj), i.e. Σ_n Σ_s c[n,s] ∂P(s|v_n)/∂θ.
+/// with g_nj = Σ_s c\[n,s\] P(s|v_n) (h_j − tanh a_nj), i.e. Σ_n Σ_s c\[n,s\] ∂P(s|v_n)/∂θ.
 /// `a` and `p` are the outputs of a rule forward on `v`. Sums over s in `f64`;
 /// accumulated into the `f32` gradients sample by sample.
 pub fn rule_gradient_scalar(
@@ -844,7 +844,7 @@ fn check_backward(
     check_len("decoder bias gradient", shape.states(), grad_d.len())
 }
 
-/// Reference decoder backward: with r[n,s] = scale · (target[n,s] − q(s|e_n)),
+/// Reference decoder backward: with r\[n,s\] = scale · (target\[n,s\] − q(s|e_n)),
 /// `grad_u[s·|E| + m] += Σ_n r[n,s] e_nm` and `grad_d[s] += Σ_n r[n,s]` — the gradient of
 /// `scale · Σ_n Σ_s target[n,s] ln q(s|e_n)` when each target row sums to one (soft-label
 /// cross-entropy). r in `f64`; accumulated into the `f32` gradients sample by sample.

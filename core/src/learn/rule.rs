@@ -109,10 +109,10 @@ pub fn hidden_distribution(shape: Shape, a: &[f64], p: &mut [f64]) -> Result<(),
 
 /// Accumulate `scale · Σ_s c[s] ∂P(s|V)/∂θ` into the gradients:
 /// `grad_w[j·visible + i] += scale · v_i · g_j` and `grad_b[j] += scale · g_j`, with
-/// g_j = Σ_s c[s] P(s|V) (h_j − tanh a_j).
+/// g_j = Σ_s c\[s\] P(s|V) (h_j − tanh a_j).
 ///
 /// This contraction is the common core of every estimator's gradient: the estimator
-/// supplies the coefficients `c[s]` (for the exact MI, c[s] = ln P(s|E) − ln P(s)).
+/// supplies the coefficients `c[s]` (for the exact MI, c\[s\] = ln P(s|E) − ln P(s)).
 #[allow(clippy::too_many_arguments)]
 pub fn accumulate_gradient(
     shape: Shape,

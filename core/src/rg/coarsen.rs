@@ -12,8 +12,8 @@
 //! row-major order on the block grid (coarse site p = (p / C, p % C), C = side / b);
 //! every block draws exactly one `u64` x from `rng`, in both modes, and
 //! u = ⌊x / 2¹¹⌋ · 2⁻⁵³ ∈ [0, 1).
-//! - [`Draw::Sample`]: up iff u < prob[v].
-//! - [`Draw::Argmax`]: up iff act[v] > 0, down iff act[v] < 0, and at act[v] = 0
+//! - [`Draw::Sample`]: up iff u < prob\[v\].
+//! - [`Draw::Argmax`]: up iff act\[v\] > 0, down iff act\[v\] < 0, and at act\[v\] = 0
 //!   exactly (a tie) up iff u < ½ (a fair coin, which keeps the Z₂ symmetry).
 //!
 //! A block's configuration is gathered with word operations: the b bits of each block
@@ -29,9 +29,9 @@ use rand_core::Rng;
 /// How the coarse spin of a block is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Draw {
-    /// h ~ P(h | v): up iff u < prob[v].
+    /// h ~ P(h | v): up iff u < prob\[v\].
     Sample,
-    /// h = sign act[v]; a tie (act[v] = 0) is broken by the block's coin, u < ½.
+    /// h = sign act\[v\]; a tie (act\[v\] = 0) is broken by the block's coin, u < ½.
     Argmax,
 }
 

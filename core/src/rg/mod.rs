@@ -9,7 +9,7 @@
 //!   L ≥ 2.
 //! - [`coarsen`]: [`coarsen_2d`] / [`coarsen_1d`] with caller-given rule tables, one
 //!   random word per block (the CLI coarsener's contract), and [`rule_tables`].
-//! - [`reference`]: the spin-by-spin oracles of both.
+//! - [`reference`](mod@reference): the spin-by-spin oracles of both.
 //!
 //! ```
 //! use rsmi_core::rg::{Draw, coarsen_2d, rule_tables, sums_2d, words_per_row};
