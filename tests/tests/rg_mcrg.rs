@@ -164,3 +164,81 @@ fn mcrg_learned_rule_a10() {
         );
     }
 }
+
+/// A learned 2×2 rule at a large norm breaks the block's 2–2 ties with one weak site, e.g.
+/// (3.4, 3.2, 3.2, 1.0) (the `rsmi train` default cap of 10 gives such filters). Its weak
+/// corner keeps the mirror x ↔ y but not x ↔ −x: the coarse lattice has different couplings
+/// along the two diagonals. Symmetrising the rule removes the anisotropy.
+#[test]
+fn tie_breaking_rule_is_anisotropic_until_symmetrised() {
+    use rsmi_cli::command::coarsen::{self, CoarsenArgs};
+    use rsmi_cli::io::npz::read_npz;
+    use rsmi_cli::learn::coarsen::Mode;
+    use rsmi_cli::rg::couplings::{Operator, fit};
+    let rule = dir().join("tie_breaking.json");
+    let w = [3.4, 3.2, 3.2, 1.0];
+    let n = w.iter().map(|x: &f64| x * x).sum::<f64>().sqrt();
+    let v = serde_json::json!({
+        "format": "rsmi-rule-1", "model": "ising2d", "input": "spins", "channels": 1,
+        "geometry": {"kind": "square", "block": 2, "buffer": 1, "env": 2},
+        "hidden": 1, "visible": 4, "estimator": "im",
+        "weights": [w], "bias": [0.0], "filters": [w.iter().map(|x| x / n).collect::<Vec<_>>()],
+    });
+    std::fs::write(&rule, v.to_string()).unwrap();
+    let diag = |sym: Symmetry| {
+        let mut a = McrgArgs::new(samples().to_path_buf(), &rule.to_string_lossy());
+        a.levels = 1;
+        a.symmetry = sym;
+        let v = mcrg::compute(&a).unwrap();
+        let o = &v["observables"][1]["anisotropy_diag"];
+        (o["value"].as_f64().unwrap(), o["err"].as_f64().unwrap())
+    };
+    let (raw, e_raw) = diag(Symmetry::None);
+    let (sym, e_sym) = diag(Symmetry::Block);
+    eprintln!(
+        "<s s_(1,1)> - <s s_(1,-1)> at level 1: raw {raw:.5} ± {e_raw:.5}, symmetrised {sym:.5} ± {e_sym:.5}"
+    );
+    assert!(
+        raw.abs() > 10.0 * e_raw,
+        "the tie-breaking rule should make the diagonals differ"
+    );
+    assert!(
+        sym.abs() < 4.0 * e_sym,
+        "the symmetrised rule should be isotropic"
+    );
+    // The same in the renormalised couplings (pseudo-likelihood): K along the two diagonals.
+    let coarse = dir().join("tie_breaking_level1.npz");
+    coarsen::run(&CoarsenArgs {
+        rule: rule.to_string_lossy().into_owned(),
+        block: None,
+        data: samples().to_path_buf(),
+        out: coarse.clone(),
+        mode: Mode::Argmax,
+        seed: 1,
+        threads: None,
+        force: true,
+        json: false,
+    })
+    .unwrap();
+    let f = read_npz(&coarse).unwrap();
+    let ops = [
+        Operator::NnX,
+        Operator::NnY,
+        Operator::NnnA,
+        Operator::NnnB,
+        Operator::Nn3,
+        Operator::Plaq,
+    ];
+    let k = fit(&f, &ops, 20, 0).unwrap();
+    eprintln!(
+        "couplings of the tie-breaking rule's coarse lattice: {:?} ± {:?}",
+        k.values, k.errors
+    );
+    let d = k.values[2] - k.values[3];
+    let e = (k.errors[2].powi(2) + k.errors[3].powi(2)).sqrt();
+    assert!(d.abs() > 10.0 * e, "K_(1,1) - K_(1,-1) = {d} ± {e}");
+    // The axes stay equivalent (the weak corner keeps the x <-> y mirror).
+    let d = k.values[0] - k.values[1];
+    let e = (k.errors[0].powi(2) + k.errors[1].powi(2)).sqrt();
+    assert!(d.abs() < 4.0 * e, "K_x - K_y = {d} ± {e}");
+}

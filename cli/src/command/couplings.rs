@@ -17,10 +17,11 @@ use crate::rg::couplings::{self, CouplingFit, DEFAULT_BINS, Operator};
 #[command(after_help = "\
 MODEL: P(s) ~ exp(sum_a K_a S_a(s)), spins +-1 (bit 1 = +1). Operators, 2D (LxL torus): \
 nn = sum s(x,y)[s(x+1,y) + s(x,y+1)]; nn_x, nn_y = its two halves; nnn = the diagonals \
-sum s(x,y)[s(x+1,y+1) + s(x+1,y-1)]; nn3 = sum s(x,y)[s(x+2,y) + s(x,y+2)]; plaq = the \
+sum s(x,y)[s(x+1,y+1) + s(x+1,y-1)]; nnn_a, nnn_b = its two diagonals (a rule that \
+breaks the block's symmetry shows up as nn_x != nn_y or nnn_a != nnn_b); nn3 = sum s(x,y)[s(x+2,y) + s(x,y+2)]; plaq = the \
 four-spin plaquette; field = sum s. 1D (ring): nn = sum s_i s_i+1, nnn = sum s_i s_i+2, \
 nn3 = sum s_i s_i+3, plaq = sum s_i s_i+1 s_i+2 s_i+3, field = sum s_i. Default \
-operators: nn,nnn,nn3,plaq (2D), nn,nnn (1D). nn cannot be combined with nn_x or nn_y.
+operators: nn,nnn,nn3,plaq (2D), nn,nnn (1D). nn cannot be combined with nn_x or nn_y, nor nnn with nnn_a or nnn_b.
 
 FIT: maximum pseudo-likelihood, sum over samples and sites of ln sigma(2 s_i phi_i), \
 phi_i = sum_a K_a dS_a/ds_i (concave; Newton's method with step halving on the histogram \

@@ -8,7 +8,8 @@
 //! 4. Swendsen's MCRG with the learned one-hidden-unit rule (symmetrised over the block,
 //!    h drawn from P(h|V)) and with the majority rule: y_t and y_h at three levels
 //!    (`rsmi mcrg`).
-//! 5. Write a short text report with the expectations of ALGORITHM.md §4.1 and §5.1.5
+//! 5. Write a short text report with the expectations of docs/method.md ("Expected
+//!    results", "Ising 2D block values")
 //!    checked (uniform filter, one spin per hidden unit, block spin beating decimation).
 
 use super::IsingModel;
@@ -27,8 +28,8 @@ use std::time::Instant;
 /// T_c of the 2D Ising model, 2 / ln(1 + √2).
 const T_C: f64 = 2.269185314213022;
 
-/// Weight-norm cap of the demo's rules. The MI optimum sits at |λ| → ∞ (ALGORITHM.md
-/// §2.1); at moderate norms the learned 2×2 filter is Kadanoff's uniform block spin, while
+/// Weight-norm cap of the demo's rules. The MI optimum sits at |λ| → ∞ (docs/method.md,
+/// "The rule"); at moderate norms the learned 2×2 filter is Kadanoff's uniform block spin, while
 /// at large norms (the `rsmi train` default cap of 10) training also learns to break the
 /// block spin's 2–2 ties by one spin, which gains only ≈ 0.001–0.002 nats.
 const CAP: f32 = 2.0;
@@ -212,7 +213,7 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
     lap("mi", &mut t);
 
     eprintln!("rsmi demo: 5/5 MCRG exponents of the learned rule and of the block spin");
-    let levels = (args.size.trailing_zeros() as usize).min(3).max(1);
+    let levels = (args.size.trailing_zeros() as usize).clamp(1, 3);
     let exponents = |rule: &str| -> Result<Value> {
         let mut a = McrgArgs::new(files.samples.clone(), rule);
         a.levels = levels;
@@ -224,7 +225,7 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
     let mcrg_majority = exponents("majority")?;
     lap("mcrg", &mut t);
 
-    // Checks (ALGORITHM.md §4.1, §8 A4/A5).
+    // Checks (docs/method.md: "Expected results", acceptance experiments A4/A5).
     let w1 = weights(&h1)?;
     let row = &w1[0];
     let same_sign = row.iter().all(|&x| x > 0.0) || row.iter().all(|&x| x < 0.0);
@@ -301,7 +302,7 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
     );
     let _ = writeln!(
         report,
-        "I(H:E) in nats (same estimator, held-out samples; ALGORITHM.md §5.1.5: block spin ≈ 0.40, decimation ≈ 0.33):"
+        "I(H:E) in nats (same estimator, held-out samples; docs/method.md#ising-2d-block-values: block spin ≈ 0.40, decimation ≈ 0.33):"
     );
     let _ = writeln!(report, "  learned rule, 1 hidden   {mi_l:.4} ± {err_l:.4}");
     let _ = writeln!(report, "  majority (block spin)    {mi_m:.4} ± {err_m:.4}");

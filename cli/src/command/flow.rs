@@ -222,14 +222,21 @@ impl FlowDir {
     }
 }
 
-/// Observables (value, err) of a sample file: nn, diag, m2 and the anisotropy.
-fn observables(path: &Path, bins: usize) -> Result<[(f64, f64); 4]> {
+/// Observables (value, err) of a sample file: nn, diag, m2 and the anisotropies (x − y,
+/// diagonal (1,1) − (1,−1)).
+fn observables(path: &Path, bins: usize) -> Result<[(f64, f64); 5]> {
     let f = read_npz(path)?;
     let rule = BlockRule::builtin(crate::learn::builtin::Builtin::Majority, f.dims, 2)?;
     let m = measure(&f, &rule, 0, Mode::Sample, 0, &|_| {})?;
     let o = level_observables(&m, bins)
         .with_context(|| format!("cannot measure the thermometers on {}", path.display()))?;
-    Ok([o[0].nn, o[0].diag, o[0].m2, o[0].anisotropy])
+    Ok([
+        o[0].nn,
+        o[0].diag,
+        o[0].m2,
+        o[0].anisotropy,
+        o[0].anisotropy_diag,
+    ])
 }
 
 /// I(H:E) of `rule` on `data` (value, err), quietly.
@@ -667,6 +674,7 @@ pub fn run(a: &FlowArgs) -> Result<Value> {
                     "diag": {"value": obs[1].0, "err": obs[1].1},
                     "m2": {"value": obs[2].0, "err": obs[2].1},
                     "anisotropy": {"value": obs[3].0, "err": obs[3].1},
+                    "anisotropy_diag": {"value": obs[4].0, "err": obs[4].1},
                 },
                 "rule": {
                     "learned_weights": learned.weights.first(),

@@ -12,6 +12,8 @@
 //! | `nn_x`  | Σ s(x,y) s(x+1,y)                                 | —                                |
 //! | `nn_y`  | Σ s(x,y) s(x,y+1)                                 | —                                |
 //! | `nnn`   | Σ s(x,y)[s(x+1,y+1) + s(x+1,y−1)]                 | Σ s_i s_{i+2}                    |
+//! | `nnn_a` | Σ s(x,y) s(x+1,y+1)                               | —                                |
+//! | `nnn_b` | Σ s(x,y) s(x+1,y−1)                               | —                                |
 //! | `nn3`   | Σ s(x,y)[s(x+2,y) + s(x,y+2)]                     | Σ s_i s_{i+3}                    |
 //! | `plaq`  | Σ s(x,y) s(x+1,y) s(x,y+1) s(x+1,y+1)             | Σ s_i s_{i+1} s_{i+2} s_{i+3}    |
 //! | `field` | Σ s                                              | Σ s_i                            |
@@ -82,6 +84,10 @@ pub enum Operator {
     NnY,
     /// Next-nearest neighbours: the diagonals (2D), distance 2 (1D).
     Nnn,
+    /// The diagonal (1, 1) alone (2D only).
+    NnnA,
+    /// The diagonal (1, −1) alone (2D only).
+    NnnB,
     /// Third neighbours: distance 2 along the axes (2D), distance 3 (1D).
     Nn3,
     /// Four-spin plaquette (2D), four consecutive spins (1D).
@@ -95,11 +101,13 @@ type Offset = (isize, isize);
 
 impl Operator {
     /// Every operator.
-    pub const ALL: [Operator; 7] = [
+    pub const ALL: [Operator; 9] = [
         Operator::Nn,
         Operator::NnX,
         Operator::NnY,
         Operator::Nnn,
+        Operator::NnnA,
+        Operator::NnnB,
         Operator::Nn3,
         Operator::Plaq,
         Operator::Field,
@@ -112,6 +120,8 @@ impl Operator {
             Operator::NnX => "nn_x",
             Operator::NnY => "nn_y",
             Operator::Nnn => "nnn",
+            Operator::NnnA => "nnn_a",
+            Operator::NnnB => "nnn_b",
             Operator::Nn3 => "nn3",
             Operator::Plaq => "plaq",
             Operator::Field => "field",
@@ -121,7 +131,7 @@ impl Operator {
     /// Whether the operator exists in `dims` dimensions.
     pub fn exists_in(self, dims: usize) -> bool {
         match self {
-            Operator::NnX | Operator::NnY => dims == 2,
+            Operator::NnX | Operator::NnY | Operator::NnnA | Operator::NnnB => dims == 2,
             _ => dims == 1 || dims == 2,
         }
     }
@@ -181,6 +191,8 @@ impl Operator {
                 Operator::NnX => vec![vec![(0, 0), (1, 0)]],
                 Operator::NnY => vec![vec![(0, 0), (0, 1)]],
                 Operator::Nnn => vec![vec![(0, 0), (1, 1)], vec![(0, 0), (1, -1)]],
+                Operator::NnnA => vec![vec![(0, 0), (1, 1)]],
+                Operator::NnnB => vec![vec![(0, 0), (1, -1)]],
                 Operator::Nn3 => vec![vec![(0, 0), (2, 0)], vec![(0, 0), (0, 2)]],
                 Operator::Plaq => vec![vec![(0, 0), (1, 0), (0, 1), (1, 1)]],
                 Operator::Field => vec![vec![(0, 0)]],
@@ -189,7 +201,7 @@ impl Operator {
             let chain = |d: &[isize]| vec![d.iter().map(|&x| (x, 0)).collect::<Vec<_>>()];
             match self {
                 Operator::Nn | Operator::NnX | Operator::NnY => chain(&[0, 1]),
-                Operator::Nnn => chain(&[0, 2]),
+                Operator::Nnn | Operator::NnnA | Operator::NnnB => chain(&[0, 2]),
                 Operator::Nn3 => chain(&[0, 3]),
                 Operator::Plaq => chain(&[0, 1, 2, 3]),
                 Operator::Field => chain(&[0]),
@@ -246,6 +258,17 @@ pub fn check_operators(ops: &[Operator], dims: usize) -> Result<()> {
                 o.name()
             );
         }
+    }
+    if ops.contains(&Operator::Nnn)
+        && let Some(o) = ops
+            .iter()
+            .find(|o| matches!(o, Operator::NnnA | Operator::NnnB))
+    {
+        bail!(
+            "nnn cannot be fitted together with {} (nnn = nnn_a + nnn_b, the operators are \
+             collinear); use nnn alone or nnn_a,nnn_b",
+            o.name()
+        );
     }
     Ok(())
 }
@@ -761,7 +784,10 @@ mod tests {
         let e = Operator::parse("nn_x", 1).unwrap_err().to_string();
         assert!(e.contains("not defined in 1D"), "{e}");
         let e = Operator::parse("bogus", 2).unwrap_err().to_string();
-        assert!(e.contains("nn, nn_x, nn_y, nnn, nn3, plaq, field"), "{e}");
+        assert!(
+            e.contains("nn, nn_x, nn_y, nnn, nnn_a, nnn_b, nn3, plaq, field"),
+            "{e}"
+        );
         let e = Operator::parse_list("nn,nn_y", 2).unwrap_err().to_string();
         assert!(e.contains("collinear"), "{e}");
         assert!(Operator::parse_list("nn,nn", 2).is_err());

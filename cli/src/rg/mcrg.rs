@@ -41,8 +41,9 @@ use super::rule::BlockRule;
 use crate::io::npz::SampleFile;
 use crate::learn::coarsen::{CHUNK, Mode};
 
-/// Values stored per sample and level: 4 even, 2 odd, then nn along x and along y.
-pub const NOPS: usize = 8;
+/// Values stored per sample and level: 4 even, 2 odd, nn along x and along y, then the
+/// diagonals (1, 1) and (1, −1).
+pub const NOPS: usize = 10;
 /// Even operators available.
 pub const MAX_EVEN: usize = 4;
 /// Odd operators available.
@@ -118,13 +119,17 @@ fn operators(dims: usize, words: &[u64], side: usize, out: &mut [f64]) -> Result
             s.corner3,
             s.nn_x,
             s.nn_y,
+            s.diag_a,
+            s.diag_b,
         ];
         for (o, x) in out.iter_mut().zip(v) {
             *o = x as f64;
         }
     } else {
         let s = sums_1d(words, side)?;
-        let v = [s.nn, s.nnn, s.nn3, s.four, s.field, s.three, s.nn, 0];
+        let v = [
+            s.nn, s.nnn, s.nn3, s.four, s.field, s.three, s.nn, 0, s.nnn, 0,
+        ];
         for (o, x) in out.iter_mut().zip(v) {
             *o = x as f64;
         }
@@ -362,6 +367,8 @@ pub struct LevelObservables {
     pub m2: (f64, f64),
     /// ⟨s s_x⟩ − ⟨s s_y⟩ (2D; 0 in 1D).
     pub anisotropy: (f64, f64),
+    /// ⟨s s_(1,1)⟩ − ⟨s s_(1,−1)⟩ (2D; 0 in 1D).
+    pub anisotropy_diag: (f64, f64),
 }
 
 impl LevelObservables {
@@ -375,6 +382,7 @@ impl LevelObservables {
             "diag": e(self.diag),
             "m2": e(self.m2),
             "anisotropy": e(self.anisotropy),
+            "anisotropy_diag": e(self.anisotropy_diag),
         })
     }
 }
@@ -439,6 +447,11 @@ pub fn level_observables(m: &Measured, bins: usize) -> Result<Vec<LevelObservabl
                 m2: mean_err(&bins, |i| (m.at(i, l)[4] / n).powi(2)),
                 anisotropy: if m.dims == 2 {
                     mean_err(&bins, |i| (m.at(i, l)[6] - m.at(i, l)[7]) / n)
+                } else {
+                    (0.0, 0.0)
+                },
+                anisotropy_diag: if m.dims == 2 {
+                    mean_err(&bins, |i| (m.at(i, l)[8] - m.at(i, l)[9]) / n)
                 } else {
                     (0.0, 0.0)
                 },
