@@ -205,6 +205,7 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
         let mut a = MiArgs::new(files.samples.clone(), rule);
         a.seed = args.seed;
         a.data.threads = args.threads;
+        a.quiet = true;
         mi::run(&a)
     };
     let learned = measure(&files.rule_h1.to_string_lossy())?;
