@@ -324,6 +324,40 @@ fn flow_small_run_and_bad_input() {
         w["flows"][1]["levels"][2]["t_eff"],
         v["flows"][1]["levels"][2]["t_eff"]
     );
+    // --retrain once: the level-0 rule is applied at every level.
+    let out3 = d.join("flow3");
+    let u = json(&rsmi(&[
+        "flow",
+        "--data",
+        &data,
+        "--levels",
+        "2",
+        "--samples",
+        "200",
+        "--restarts",
+        "1",
+        "--bins",
+        "10",
+        "--thermometers",
+        "nn,diag,m2",
+        "--retrain",
+        "once",
+        "--out",
+        s(&out3),
+        "--json",
+    ]));
+    assert_eq!(u["retrain"], "once");
+    let t = u["flows"][0]["levels"][2]["path"].as_str().unwrap();
+    let dir = Path::new(t).parent().unwrap();
+    let r0 = std::fs::read_to_string(dir.join("rule0_used.json")).unwrap();
+    let r1 = std::fs::read_to_string(dir.join("rule1_used.json")).unwrap();
+    assert_eq!(r0, r1);
+    assert!(!dir.join("rule1.json").exists());
+    // Level 1 is the same as with per-level training (same rule, same seed).
+    assert_eq!(
+        u["flows"][0]["levels"][1]["t_eff"],
+        v["flows"][0]["levels"][1]["t_eff"]
+    );
 
     // Bad input: one sentence each, and no flow.json.
     let bad = d.join("bad");
