@@ -7,9 +7,11 @@
 //! (`--symmetry block`), coarse-grain, and repeat `--levels` times. The effective temperature
 //! of every coarse level is read by thermometers calibrated on samples of the original model
 //! at the coarse size over a temperature grid (sampled here and cached under
-//! `DIR/reference/`): the nearest-neighbour and diagonal correlations, ⟨m²⟩, and the rule's
-//! I(H:E) against β (KJR's MI thermometer, a linear fit in β over the four grid points
-//! nearest the correlation thermometers' reading). The thermometers disagree slightly (a
+//! `DIR/reference/`): the nearest-neighbour and diagonal correlations, ⟨m²⟩, and KJR's MI
+//! thermometer: I(H:E) of the rule that produced level n, measured (`im` estimator, at most
+//! 2¹⁵ training pairs) on the level-n samples and on the reference samples at the four grid
+//! temperatures nearest the correlation thermometers' reading, then a weighted linear fit of
+//! I against β there, inverted. The thermometers disagree slightly (a
 //! coarse lattice has further couplings, so no single observable matches the original model
 //! exactly); their mean is the headline T_eff, and half their spread is reported as a
 //! systematic error, also for T_c and ν.
