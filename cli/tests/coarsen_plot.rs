@@ -8,21 +8,12 @@
 
 mod common;
 
-use common::{TempDir, rsmi, stderr};
+use common::{TempDir, ok, rsmi, s, stderr};
 use rsmi_cli::io::dimer_npz::{DimerFile, write_dimer_npz};
 use rsmi_cli::io::npz::{SampleFile, pack_row, read_npz, write_npz};
 use rsmi_cli::learn::rule_file::{FORMAT, GeometryKind, GeometrySpec, RuleFile, write_rule};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Output;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "rsmi failed: {}", stderr(o));
-}
 
 /// Deterministic pseudo-random bits (splitmix64) for fixtures.
 struct Bits(u64);

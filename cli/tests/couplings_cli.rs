@@ -3,19 +3,11 @@
 
 mod common;
 
-use common::{TempDir, rsmi, stderr};
+use common::{TempDir, ok, rsmi, s, sample, stderr};
 use rsmi_cli::io::npz::read_npz;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "rsmi failed: {}", stderr(o));
-}
 
 /// A refusal: non-zero exit, one line on stderr containing `needle`, nothing on stdout.
 fn refused(o: &Output, needle: &str) {
@@ -35,29 +27,10 @@ fn refused(o: &Output, needle: &str) {
     assert!(!e.contains("panicked"), "{e}");
 }
 
-fn sample(d: &TempDir, model: &str, size: &str, t: &str, n: &str, name: &str) -> PathBuf {
-    let out = d.join(name);
-    ok(&rsmi(&[
-        "sample",
-        model,
-        "--size",
-        size,
-        "--temperature",
-        t,
-        "--samples",
-        n,
-        "--seed",
-        "3",
-        "--out",
-        s(&out),
-    ]));
-    out
-}
-
 #[test]
 fn couplings_json_shape_and_table() {
     let d = TempDir::new("couplings-json");
-    let data = sample(&d, "ising2d", "8", "3", "200", "a.npz");
+    let data = sample(&d, "ising2d", "8", "3", "200", "3", "a.npz");
     let o = rsmi(&["couplings", "--data", s(&data), "--json"]);
     ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -125,7 +98,7 @@ fn couplings_json_shape_and_table() {
 #[test]
 fn couplings_1d_defaults_and_coarse_channels() {
     let d = TempDir::new("couplings-1d");
-    let data = sample(&d, "ising1d", "64", "1", "100", "r.npz");
+    let data = sample(&d, "ising1d", "64", "1", "100", "3", "r.npz");
     let o = rsmi(&["couplings", "--data", s(&data), "--json"]);
     ok(&o);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -164,8 +137,8 @@ fn couplings_1d_defaults_and_coarse_channels() {
 #[test]
 fn couplings_bad_inputs() {
     let d = TempDir::new("couplings-bad");
-    let data = sample(&d, "ising2d", "8", "3", "40", "a.npz");
-    let few = sample(&d, "ising2d", "8", "3", "9", "few.npz");
+    let data = sample(&d, "ising2d", "8", "3", "40", "3", "a.npz");
+    let few = sample(&d, "ising2d", "8", "3", "9", "3", "few.npz");
     let missing = d.join("missing.npz");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -196,7 +169,7 @@ fn couplings_bad_inputs() {
     }
 
     // Perfectly ordered samples (T = 0.5 on a small torus): a clear error, never NaN.
-    let cold = sample(&d, "ising2d", "4", "0.2", "40", "cold.npz");
+    let cold = sample(&d, "ising2d", "4", "0.2", "40", "3", "cold.npz");
     let f = read_npz(&cold).unwrap();
     if f.magnetization.iter().all(|m| m.abs() == 16) {
         let o = rsmi(&["couplings", "--data", s(&cold), "--json"]);
@@ -217,7 +190,7 @@ fn couplings_bad_inputs() {
     two.filters = rsmi_cli::learn::rule_file::normalise(&two.weights);
     two.bias = vec![0.0, 0.0];
     rsmi_cli::learn::rule_file::write_rule(&w, false, &two).unwrap();
-    let data16 = sample(&d, "ising2d", "16", "3", "40", "b.npz");
+    let data16 = sample(&d, "ising2d", "16", "3", "40", "3", "b.npz");
     let coarse = d.join("c2.npz");
     ok(&rsmi(&[
         "coarsen",
@@ -253,7 +226,7 @@ fn couplings_bad_inputs() {
 #[test]
 fn coarsen_builtin_rules() {
     let d = TempDir::new("coarsen-builtin");
-    let data = sample(&d, "ising2d", "12", "2.5", "20", "a.npz");
+    let data = sample(&d, "ising2d", "12", "2.5", "20", "3", "a.npz");
     // Decimation with blocks of 3 keeps spin (3X, 3Y).
     let out = d.join("dec.npz");
     let o = rsmi(&[

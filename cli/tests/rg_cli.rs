@@ -3,18 +3,10 @@
 
 mod common;
 
-use common::{TempDir, rsmi, stderr};
+use common::{TempDir, ok, rsmi, s, sample, stderr};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "rsmi failed: {}", stderr(o));
-}
 
 /// A refusal: non-zero exit, one line on stderr containing `needle`, nothing on stdout.
 fn refused(o: &Output, needle: &str) {
@@ -32,25 +24,6 @@ fn refused(o: &Output, needle: &str) {
         String::from_utf8_lossy(&o.stdout)
     );
     assert!(!e.contains("panicked"), "{e}");
-}
-
-fn sample(d: &TempDir, model: &str, size: &str, t: &str, n: &str, name: &str) -> PathBuf {
-    let out = d.join(name);
-    ok(&rsmi(&[
-        "sample",
-        model,
-        "--size",
-        size,
-        "--temperature",
-        t,
-        "--samples",
-        n,
-        "--seed",
-        "5",
-        "--out",
-        s(&out),
-    ]));
-    out
 }
 
 fn json(o: &Output) -> Value {
@@ -89,7 +62,15 @@ fn rule_file(d: &TempDir, name: &str, weights: &[[f64; 4]]) -> PathBuf {
 #[test]
 fn mcrg_json_shape_and_determinism() {
     let d = TempDir::new("mcrg");
-    let data = sample(&d, "ising2d", "32", "2.269185314213022", "400", "tc32.npz");
+    let data = sample(
+        &d,
+        "ising2d",
+        "32",
+        "2.269185314213022",
+        "400",
+        "5",
+        "tc32.npz",
+    );
     let args = [
         "mcrg",
         "--data",
@@ -139,7 +120,15 @@ fn mcrg_json_shape_and_determinism() {
 #[test]
 fn mcrg_rule_sign_symmetry_and_units() {
     let d = TempDir::new("mcrg-rule");
-    let data = sample(&d, "ising2d", "32", "2.269185314213022", "400", "tc32.npz");
+    let data = sample(
+        &d,
+        "ising2d",
+        "32",
+        "2.269185314213022",
+        "400",
+        "5",
+        "tc32.npz",
+    );
     let run = |rule: &Path, extra: &[&str]| {
         let mut a = vec![
             "mcrg",
@@ -183,9 +172,9 @@ fn mcrg_rule_sign_symmetry_and_units() {
 #[test]
 fn mcrg_bad_input() {
     let d = TempDir::new("mcrg-bad");
-    let data = sample(&d, "ising2d", "8", "2.5", "60", "l8.npz");
-    let few = sample(&d, "ising2d", "8", "2.5", "30", "few.npz");
-    let l6 = sample(&d, "ising2d", "6", "2.5", "60", "l6.npz");
+    let data = sample(&d, "ising2d", "8", "2.5", "60", "5", "l8.npz");
+    let few = sample(&d, "ising2d", "8", "2.5", "30", "5", "few.npz");
+    let l6 = sample(&d, "ising2d", "6", "2.5", "60", "5", "l6.npz");
     let m = |extra: &[&str]| {
         let mut a = vec!["mcrg"];
         a.extend_from_slice(extra);
@@ -224,7 +213,7 @@ fn mcrg_bad_input() {
         &m(&["--data", s(&d.join("missing.npz")), "--rule", "majority"]),
         "missing.npz",
     );
-    let ring = sample(&d, "ising1d", "64", "1.0", "60", "ring.npz");
+    let ring = sample(&d, "ising1d", "64", "1.0", "60", "5", "ring.npz");
     let pos = rule_file(&d, "pos.json", &[[1.0, 1.0, 1.0, 1.0]]);
     refused(
         &m(&["--data", s(&ring), "--rule", s(&pos), "--levels", "1"]),

@@ -17,7 +17,7 @@
 
 use rsmi_cli::command::IsingModel;
 use rsmi_cli::command::coarsen::{self, CoarsenArgs};
-use rsmi_cli::command::sample::{self, AlgorithmArg, LayoutArg, SampleArgs};
+use rsmi_cli::command::sample::{self, SampleArgs};
 use rsmi_cli::io::npz::read_npz;
 use rsmi_cli::learn::coarsen::Mode;
 use rsmi_cli::rg::couplings::{CouplingFit, Operator, fit};
@@ -37,26 +37,14 @@ fn dir() -> &'static Path {
 
 fn sample_file(model: IsingModel, size: usize, t: f64, samples: usize, seed: u64) -> PathBuf {
     let out = dir().join(format!("{}_{size}_T{t}_{seed}.npz", model.name()));
-    sample::run(&SampleArgs {
+    sample::run(&SampleArgs::new(
         model,
         size,
-        temperature: vec![t],
+        vec![t],
         samples,
         seed,
-        out: out.clone(),
-        burn_in: None,
-        thin: None,
-        algorithm: AlgorithmArg::Auto,
-        layout: LayoutArg::Auto,
-        field: 0.0,
-        threads: None,
-        force: true,
-        json: false,
-        checkpoint: None,
-        checkpoint_interval: 60.0,
-        resume: false,
-        exit_after_checkpoints: None,
-    })
+        out.clone(),
+    ))
     .unwrap();
     out
 }

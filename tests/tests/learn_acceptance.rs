@@ -19,7 +19,7 @@
 
 use rsmi_cli::command::IsingModel;
 use rsmi_cli::command::mi::{self, MiArgs};
-use rsmi_cli::command::sample::{self, AlgorithmArg, LayoutArg, SampleArgs};
+use rsmi_cli::command::sample::{self, SampleArgs};
 use rsmi_cli::command::train::{self, TrainArgs};
 use rsmi_cli::learn::rule_file::{RuleFile, read_rule};
 use rsmi_cli::learn::train::Estimator;
@@ -48,26 +48,14 @@ fn sample_file(
     name: &str,
 ) -> PathBuf {
     let out = dir().join(name);
-    sample::run(&SampleArgs {
+    sample::run(&SampleArgs::new(
         model,
         size,
-        temperature: vec![t],
+        vec![t],
         samples,
         seed,
-        out: out.clone(),
-        burn_in: None,
-        thin: None,
-        algorithm: AlgorithmArg::Auto,
-        layout: LayoutArg::Auto,
-        field: 0.0,
-        threads: None,
-        force: true,
-        json: false,
-        checkpoint: None,
-        checkpoint_interval: 60.0,
-        resume: false,
-        exit_after_checkpoints: None,
-    })
+        out.clone(),
+    ))
     .unwrap();
     out
 }

@@ -12,7 +12,7 @@
 
 use rsmi_cli::command::IsingModel;
 use rsmi_cli::command::mcrg::{self, McrgArgs};
-use rsmi_cli::command::sample::{self, AlgorithmArg, LayoutArg, SampleArgs};
+use rsmi_cli::command::sample::{self, SampleArgs};
 use rsmi_cli::command::train::{self, TrainArgs};
 use rsmi_cli::rg::rule::Symmetry;
 use serde_json::Value;
@@ -37,26 +37,14 @@ fn samples() -> &'static Path {
     static S: OnceLock<PathBuf> = OnceLock::new();
     S.get_or_init(|| {
         let out = dir().join("ising64_tc.npz");
-        sample::run(&SampleArgs {
-            model: IsingModel::Ising2d,
-            size: 64,
-            temperature: vec![T_C],
-            samples: 15_000,
-            seed: 7,
-            out: out.clone(),
-            burn_in: None,
-            thin: None,
-            algorithm: AlgorithmArg::Auto,
-            layout: LayoutArg::Auto,
-            field: 0.0,
-            threads: None,
-            force: true,
-            json: false,
-            checkpoint: None,
-            checkpoint_interval: 60.0,
-            resume: false,
-            exit_after_checkpoints: None,
-        })
+        sample::run(&SampleArgs::new(
+            IsingModel::Ising2d,
+            64,
+            vec![T_C],
+            15_000,
+            7,
+            out.clone(),
+        ))
         .unwrap();
         out
     })

@@ -15,7 +15,7 @@
 use super::IsingModel;
 use super::mcrg::{self, McrgArgs};
 use super::mi::{self, MiArgs};
-use super::sample::{self, AlgorithmArg, LayoutArg, SampleArgs};
+use super::sample::{self, SampleArgs};
 use super::train::{self, TrainArgs};
 use crate::io::atomic::{check_output_path, write_atomic};
 use crate::provenance;
@@ -160,26 +160,16 @@ pub fn run(args: &DemoArgs) -> Result<Value> {
         "rsmi demo: 1/5 sampling {} configurations of the {}×{} Ising model at T_c",
         args.samples, args.size, args.size
     );
-    let sampled = sample::run(&SampleArgs {
-        model: IsingModel::Ising2d,
-        size: args.size,
-        temperature: vec![T_C],
-        samples: args.samples,
-        seed: args.seed,
-        out: files.samples.clone(),
-        burn_in: None,
-        thin: None,
-        algorithm: AlgorithmArg::Auto,
-        layout: LayoutArg::Auto,
-        field: 0.0,
-        threads: args.threads,
-        force: true,
-        json: false,
-        checkpoint: None,
-        checkpoint_interval: 60.0,
-        resume: false,
-        exit_after_checkpoints: None,
-    })?;
+    let mut sa = SampleArgs::new(
+        IsingModel::Ising2d,
+        args.size,
+        vec![T_C],
+        args.samples,
+        args.seed,
+        files.samples.clone(),
+    );
+    sa.threads = args.threads;
+    let sampled = sample::run(&sa)?;
     lap("sample", &mut t);
 
     let train_rule = |hidden: usize, out: &Path, plot: &Path| -> Result<Value> {

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::command::IsingModel;
 use crate::command::coarsen::{self, CoarsenArgs};
 use crate::command::mi::{self, MiArgs};
-use crate::command::sample::{self, AlgorithmArg, LayoutArg, SampleArgs};
+use crate::command::sample::{self, SampleArgs};
 use crate::command::train::{self, TrainArgs};
 use crate::io::atomic::{check_output_path, write_atomic};
 use crate::io::npz::read_npz;
@@ -277,26 +277,9 @@ fn sample_args(
     out: PathBuf,
     threads: Option<usize>,
 ) -> SampleArgs {
-    SampleArgs {
-        model: IsingModel::Ising2d,
-        size,
-        temperature,
-        samples,
-        seed,
-        out,
-        burn_in: None,
-        thin: None,
-        algorithm: AlgorithmArg::Auto,
-        layout: LayoutArg::Auto,
-        field: 0.0,
-        threads,
-        force: true,
-        json: false,
-        checkpoint: None,
-        checkpoint_interval: 60.0,
-        resume: false,
-        exit_after_checkpoints: None,
-    }
+    let mut a = SampleArgs::new(IsingModel::Ising2d, size, temperature, samples, seed, out);
+    a.threads = threads;
+    a
 }
 
 /// A thermometer reading: (T, err) or the reason it failed.

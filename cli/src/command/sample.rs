@@ -125,6 +125,40 @@ pub struct SampleArgs {
     pub exit_after_checkpoints: Option<u32>,
 }
 
+impl SampleArgs {
+    /// The command-line defaults for `model` at `size` and `temperature`(s), writing
+    /// `samples` samples per temperature to `out` (overwriting it), quietly.
+    pub fn new(
+        model: IsingModel,
+        size: usize,
+        temperature: Vec<f64>,
+        samples: usize,
+        seed: u64,
+        out: PathBuf,
+    ) -> SampleArgs {
+        SampleArgs {
+            model,
+            size,
+            temperature,
+            samples,
+            seed,
+            out,
+            burn_in: None,
+            thin: None,
+            algorithm: AlgorithmArg::Auto,
+            layout: LayoutArg::Auto,
+            field: 0.0,
+            threads: None,
+            force: true,
+            json: false,
+            checkpoint: None,
+            checkpoint_interval: 60.0,
+            resume: false,
+            exit_after_checkpoints: None,
+        }
+    }
+}
+
 /// Error carrying the "stopped after checkpoint" request (exit status 3).
 #[derive(Debug, thiserror::Error)]
 #[error("stopped after writing checkpoint {0} as requested")]

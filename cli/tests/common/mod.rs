@@ -66,3 +66,41 @@ pub fn rsmi(args: &[&str]) -> Output {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A path as `&str` (test paths are UTF-8).
+pub fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Asserts that a run succeeded, showing its stderr otherwise.
+pub fn ok(o: &Output) {
+    assert!(o.status.success(), "rsmi failed: {}", stderr(o));
+}
+
+/// `rsmi sample MODEL --size SIZE --temperature T --samples N --seed SEED` into `d/name`.
+pub fn sample(
+    d: &TempDir,
+    model: &str,
+    size: &str,
+    t: &str,
+    n: &str,
+    seed: &str,
+    name: &str,
+) -> PathBuf {
+    let out = d.join(name);
+    ok(&rsmi(&[
+        "sample",
+        model,
+        "--size",
+        size,
+        "--temperature",
+        t,
+        "--samples",
+        n,
+        "--seed",
+        seed,
+        "--out",
+        s(&out),
+    ]));
+    out
+}
