@@ -143,7 +143,7 @@ fn couplings_bad_inputs() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--data", s(&data), "--operators", "nn,bogus"],
-            "unknown operator 'bogus' (valid operators in 2D: nn, nn_x, nn_y, nnn, nn3, plaq, field)",
+            "unknown operator 'bogus' (valid operators in 2D: nn, nn_x, nn_y, nnn, nnn_a, nnn_b, nn3, plaq, field)",
         ),
         (
             vec!["--data", s(&data), "--operators", "nn,nn_x"],
