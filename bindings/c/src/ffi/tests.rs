@@ -213,3 +213,36 @@ fn errors_are_status_codes_with_the_core_sentence() {
         assert_eq!(rsmi_ising_free(null_mut()), RSMI_OK);
     }
 }
+
+#[test]
+fn strip_layout_takes_one_temperature_per_lattice() {
+    // Lattices 0 and 1 deep in the ordered phase, 2 and 3 hot: e/N ≈ −1.96 and −0.43
+    // for the infinite lattice (T = 1.5 and 5; L = 128 is large enough).
+    let p = new_ising(RSMI_DIM_2, 128, RSMI_LAYOUT_STRIP, RSMI_HEAT_BATH, 2.0, 0.0);
+    let t = [1.5, 1.5, 5.0, 5.0];
+    let (mut e, mut m) = ([0i64; 4], [0i64; 4]);
+    // SAFETY: live handle; buffers of the stated lengths.
+    unsafe {
+        assert_eq!(rsmi_ising_set_temperatures(p, t.as_ptr(), 4), RSMI_OK);
+        assert_eq!(rsmi_ising_fill(p, 1), RSMI_OK);
+        assert_eq!(rsmi_ising_sweep(p, 200), RSMI_OK);
+        assert_eq!(
+            rsmi_ising_measure(p, e.as_mut_ptr(), m.as_mut_ptr(), 4),
+            RSMI_OK
+        );
+        assert_eq!(rsmi_ising_free(p), RSMI_OK);
+    }
+    let n = (128 * 128) as f64;
+    for (c, &x) in e.iter().enumerate() {
+        let (want, tol) = if c < 2 {
+            (-1.956, 0.02)
+        } else {
+            (-0.428, 0.03)
+        };
+        let got = x as f64 / n;
+        assert!(
+            (got - want).abs() < tol,
+            "lattice {c}: e = {got}, expected ≈ {want}"
+        );
+    }
+}
