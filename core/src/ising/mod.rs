@@ -14,8 +14,9 @@
 //! kernel: bonds are classified with bit-sliced adders and flips are accepted with exact
 //! per-bit Bernoulli masks ([`crate::rng::bernoulli`]). [`Algorithm::MetropolisHalf`]
 //! accepts ΔE = 0 moves with probability ½ instead of 1, which removes the
-//! deterministic-cycle trap of sequential Metropolis on small lattices (docs/monte-carlo.md
-//! #deterministic-cycles-of-sequential-metropolis); [`local_rule`] picks it for rings and for 2D lattices below [`TRAP_FREE_BELOW`].
+//! deterministic-cycle trap of sequential Metropolis on small lattices
+//! (docs/monte-carlo.md#deterministic-cycles-of-sequential-metropolis); [`local_rule`]
+//! picks it for rings and for 2D lattices below [`TRAP_FREE_BELOW`].
 
 mod accept;
 mod auto;

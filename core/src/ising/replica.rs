@@ -10,6 +10,41 @@ use crate::word::Word;
 /// Sites are visited in typewriter order; all replicas of a site are updated at once,
 /// each with its own random digits. Works for any L ≥ 2, and each replica can have its
 /// own temperature ([`AcceptTable::per_bit`]).
+///
+/// 64 replicas of an 8×8 torus in `u64` words, 32 cold (T = 1) and 32 hot (T = 5), with
+/// the local rule that avoids the small-lattice Metropolis trap ([`super::local_rule`]):
+///
+/// ```
+/// use rsmi_core::ising::{
+///     AcceptTable, Algorithm, Counts, Dim, Layout, Replica, export_packed, local_rule,
+/// };
+/// use rsmi_core::rng::stream;
+///
+/// # fn main() -> Result<(), rsmi_core::Error> {
+/// let layout = Replica::new(Dim::Two, 8)?;
+/// assert_eq!((layout.words(), layout.chains::<u64>()), (64, 64)); // one word per site
+/// let temperatures: [f64; 64] = core::array::from_fn(|b| if b < 32 { 1.0 } else { 5.0 });
+/// let rule = local_rule(Dim::Two, 8);
+/// assert_eq!(rule, Algorithm::MetropolisHalf); // L < TRAP_FREE_BELOW
+/// let table = AcceptTable::<u64>::per_bit(4, rule, &temperatures, 0.0)?;
+/// let mut lattice = [!0u64; 64]; // every replica all up
+/// let mut rng = stream(42, 0, 0);
+/// for _ in 0..50 {
+///     layout.sweep(&mut lattice, &table, &mut rng)?;
+/// }
+/// let mut counts = [Counts::default(); 64];
+/// layout.measure(&lattice, 0, &mut counts)?;
+/// let e = |c: &Counts| c.bond_energy(&layout.geometry()) as f64 / 64.0;
+/// let cold: f64 = counts[..32].iter().map(e).sum::<f64>() / 32.0; // equilibrium: ≈ −1.99
+/// let hot: f64 = counts[32..].iter().map(e).sum::<f64>() / 32.0; // equilibrium: ≈ −0.42
+/// assert!(cold < -1.9 && hot > -0.7);
+///
+/// let mut packed = [0u8; 8]; // cold replica 3 as NumPy packed bits, 8 rows of 1 byte
+/// export_packed(&layout, &lattice, 0u64, 3, &mut packed)?;
+/// assert!(packed.iter().map(|b| b.count_ones()).sum::<u32>() > 56); // still mostly up
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replica {
     g: Geometry,

@@ -13,6 +13,40 @@ use crate::rng::{Prob, Xoshiro256PlusPlus, uniform_below};
 use rand_core::Rng;
 
 /// Wolff cluster updater for one lattice.
+///
+/// A 16×16 torus at T_c, measured after a fixed number of clusters (never right after
+/// [`Wolff::sweep`], whose end biases the measurement):
+///
+/// ```
+/// use rsmi_core::ising::wolff::Wolff;
+/// use rsmi_core::ising::{Dim, T_C_2D};
+/// use rsmi_core::rng::stream;
+///
+/// # fn main() -> Result<(), rsmi_core::Error> {
+/// let wolff = Wolff::new(Dim::Two, 16, T_C_2D, 0.0)?;
+/// assert_eq!((wolff.words(), wolff.stack_len()), (4, 256));
+/// let mut spins = [0u64; 4]; // all down; site y·16 + x is bit i % 64 of word i / 64
+/// let mut stack = [0u32; 256];
+/// let mut visited = [0u64; 4]; // all zero between calls
+/// let mut rng = stream(42, 0, 0);
+///
+/// let cluster = wolff.step(&mut spins, &mut stack, &mut visited, &mut rng)?;
+/// assert!(cluster.flipped); // always at h = 0
+/// assert_eq!(wolff.measure(&spins)?.up as usize, cluster.size); // the cluster is up now
+/// assert_eq!(visited, [0; 4]); // cleared again by the update
+///
+/// for _ in 0..20 {
+///     wolff.sweep(&mut spins, &mut stack, &mut visited, &mut rng)?; // equilibration only
+/// }
+/// let mut e = 0.0;
+/// for _ in 0..200 {
+///     wolff.steps(&mut spins, &mut stack, &mut visited, &mut rng, 4)?;
+///     e += wolff.measure(&spins)?.bond_energy(&wolff.geometry()) as f64 / 256.0;
+/// }
+/// assert!((e / 200.0 + 1.453).abs() < 0.1); // exact ⟨e⟩ on the 16×16 torus: −1.453
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Wolff {
     g: Geometry,
