@@ -73,6 +73,22 @@ fn load(path: &std::path::Path) -> Result<SampleFile> {
 
 /// Runs `rsmi couplings`; returns the JSON result (printed with `--json`, else a table).
 pub fn run(args: &CouplingsArgs) -> Result<Value> {
+    let (out, table) = fit_and_table(args)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        print!("{table}");
+    }
+    Ok(out)
+}
+
+/// `rsmi couplings` without printing (library callers); returns the JSON result.
+pub fn compute(args: &CouplingsArgs) -> Result<Value> {
+    fit_and_table(args).map(|(out, _)| out)
+}
+
+/// The JSON result and the text table.
+fn fit_and_table(args: &CouplingsArgs) -> Result<(Value, String)> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
@@ -98,12 +114,7 @@ pub fn run(args: &CouplingsArgs) -> Result<Value> {
     progress.finish();
     let fit = fit?;
     let out = summary(args, &file, &fit);
-    if args.json {
-        println!("{}", serde_json::to_string(&out)?);
-    } else {
-        print!("{}", table(&args.data, &file, &fit));
-    }
-    Ok(out)
+    Ok((out, table(&args.data, &file, &fit)))
 }
 
 /// The JSON result.

@@ -329,6 +329,18 @@ fn mi_reading(points: &[(f64, f64, f64)], y: (f64, f64)) -> Option<(f64, f64)> {
 
 /// Runs `rsmi flow`; returns flow.json's content.
 pub fn run(a: &FlowArgs) -> Result<Value> {
+    let out = compute(a)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        print_summary(&out);
+    }
+    Ok(out)
+}
+
+/// `rsmi flow` without printing the summary (library callers); writes the same files and
+/// returns flow.json's content.
+pub fn compute(a: &FlowArgs) -> Result<Value> {
     let started = Instant::now();
     if a.model != IsingModel::Ising2d {
         bail!(
@@ -795,11 +807,6 @@ pub fn run(a: &FlowArgs) -> Result<Value> {
         f.write_all(b"\n")?;
         Ok(())
     })?;
-    if a.json {
-        println!("{}", serde_json::to_string(&out)?);
-    } else {
-        print_summary(&out);
-    }
     Ok(out)
 }
 

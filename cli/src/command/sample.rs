@@ -316,6 +316,20 @@ impl Target {
 
 /// Run `rsmi sample`; returns the JSON summaries (one per temperature run).
 pub fn run(args: &SampleArgs) -> Result<Vec<Value>> {
+    run_inner(args, None)
+}
+
+/// `rsmi sample` without files, for library callers (the Python module): each
+/// temperature's samples are returned in memory beside its summary (whose `out` is null),
+/// exactly the samples [`run`] would write. `out`, `force`, `checkpoint` and `resume` are
+/// ignored.
+pub fn run_in_memory(args: &SampleArgs) -> Result<Vec<(Value, SampleFile)>> {
+    let mut files = Vec::new();
+    let summaries = run_inner(args, Some(&mut files))?;
+    Ok(summaries.into_iter().zip(files).collect())
+}
+
+fn run_inner(args: &SampleArgs, mut keep: Option<&mut Vec<SampleFile>>) -> Result<Vec<Value>> {
     validate(args)?;
     let mut targets = Vec::new();
     for &t in &args.temperature {
@@ -337,6 +351,7 @@ pub fn run(args: &SampleArgs) -> Result<Vec<Value>> {
         let checkpoint = args
             .checkpoint
             .as_ref()
+            .filter(|_| keep.is_none())
             .map(|c| output_path(c, &args.temperature, t));
         targets.push(Target {
             spec,
@@ -348,6 +363,10 @@ pub fn run(args: &SampleArgs) -> Result<Vec<Value>> {
     // Fail before any work: every output must be writable.
     let mut pending = Vec::new();
     for tg in targets {
+        if keep.is_some() {
+            pending.push(tg);
+            continue;
+        }
         let ck_exists = tg.checkpoint.as_ref().is_some_and(|c| c.exists());
         if args.resume && tg.out.exists() && !ck_exists {
             eprintln!(
@@ -374,7 +393,15 @@ pub fn run(args: &SampleArgs) -> Result<Vec<Value>> {
     let mut summaries = Vec::new();
     let mut checkpoints_written = 0u32;
     for tg in &pending {
-        let s = pool.install(|| run_one(args, tg, threads, &mut checkpoints_written))?;
+        let s = pool.install(|| {
+            run_one(
+                args,
+                tg,
+                threads,
+                &mut checkpoints_written,
+                keep.as_deref_mut(),
+            )
+        })?;
         if args.json {
             println!("{}", serde_json::to_string(&s)?);
         }
@@ -388,6 +415,7 @@ fn run_one(
     tg: &Target,
     threads: usize,
     checkpoints_written: &mut u32,
+    keep: Option<&mut Vec<SampleFile>>,
 ) -> Result<Value> {
     let (spec, plan) = (&tg.spec, &tg.plan);
     let identity = tg.identity(args.model);
@@ -533,8 +561,17 @@ fn run_one(
             "site_updates_per_ns": if resumed { Value::Null } else { json!(flips / (elapsed * 1e9)) },
         },
     });
-    write_npz(&tg.out, true, &file)
-        .with_context(|| format!("could not write {}", tg.out.display()))?;
+    let out = match keep {
+        Some(k) => {
+            k.push(file);
+            Value::Null
+        }
+        None => {
+            write_npz(&tg.out, true, &file)
+                .with_context(|| format!("could not write {}", tg.out.display()))?;
+            json!(tg.out.display().to_string())
+        }
+    };
     if let Some(ck) = &tg.checkpoint {
         if ck.exists() {
             std::fs::remove_file(ck).with_context(|| {
@@ -550,7 +587,7 @@ fn run_one(
         "samples": n,
         "algorithm": spec.method.algorithm_name(),
         "layout": spec.method.layout_name(),
-        "out": tg.out.display().to_string(),
+        "out": out,
         "observables": observables,
     }))
 }

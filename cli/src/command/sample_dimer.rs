@@ -311,8 +311,22 @@ fn estimate_json(e: &Estimate) -> Value {
 
 /// Run `rsmi sample dimer`; returns the JSON summary.
 pub fn run(args: &DimerArgs) -> Result<Value> {
+    run_inner(args, false).map(|(summary, _)| summary)
+}
+
+/// `rsmi sample dimer` without a file, for library callers (the Python module): the
+/// samples [`run`] would write, in memory, beside the summary (whose `out` is null).
+/// `out` and `force` are ignored.
+pub fn run_in_memory(args: &DimerArgs) -> Result<(Value, DimerFile)> {
+    let (summary, file) = run_inner(args, true)?;
+    Ok((summary, file.context("no samples were kept")?))
+}
+
+fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFile>)> {
     validate(args)?;
-    check_output_path(&args.out, args.force)?;
+    if !in_memory {
+        check_output_path(&args.out, args.force)?;
+    }
     let torus = Torus::new(args.size).map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size))?;
     let temperature = args.temperature.unwrap_or(f64::INFINITY);
     let exits = match args.exits {
@@ -432,8 +446,13 @@ pub fn run(args: &DimerArgs) -> Result<Value> {
             "worm_steps_per_ns": steps as f64 / (elapsed * 1e9),
         },
     });
-    write_dimer_npz(&args.out, true, &file)
-        .with_context(|| format!("could not write {}", args.out.display()))?;
+    let out = if in_memory {
+        Value::Null
+    } else {
+        write_dimer_npz(&args.out, true, &file)
+            .with_context(|| format!("could not write {}", args.out.display()))?;
+        json!(args.out.display().to_string())
+    };
     let summary = json!({
         "model": MODEL,
         "size": args.size,
@@ -441,11 +460,11 @@ pub fn run(args: &DimerArgs) -> Result<Value> {
         "temperature": args.temperature,
         "samples": args.samples,
         "decorate": args.decorate.name(),
-        "out": args.out.display().to_string(),
+        "out": out,
         "observables": observables,
     });
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     }
-    Ok(summary)
+    Ok((summary, in_memory.then_some(file)))
 }
