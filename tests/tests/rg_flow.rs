@@ -23,7 +23,7 @@ fn flow_a9_tc_and_nu() {
     let out: PathBuf = std::env::temp_dir().join(format!("rsmi-rg-flow-{}", std::process::id()));
     let mut a = FlowArgs::new(out.clone());
     a.force = true;
-    let v = flow::run(&a).unwrap();
+    let v = flow::compute(&a).unwrap();
     let _ = std::fs::remove_dir_all(&out);
 
     // Every flow moves away from T_c at every level (|t_0| ≥ 1 %).
