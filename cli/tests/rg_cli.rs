@@ -289,52 +289,38 @@ fn flow_small_run_and_bad_input() {
         .iter()
         .map(|f| f["levels"][0]["path"].as_str().unwrap().to_string())
         .collect();
-    let out2 = d.join("flow2");
     let data = t0.join(",");
-    let w = json(&rsmi(&[
-        "flow",
-        "--data",
-        &data,
-        "--levels",
-        "2",
-        "--samples",
-        "200",
-        "--restarts",
-        "1",
-        "--bins",
-        "10",
-        "--thermometers",
-        "nn,diag,m2",
-        "--out",
-        s(&out2),
-        "--json",
-    ]));
+    // The same small flow from the level-0 files, with extra arguments, into d/`name`.
+    let from_data = |name: &str, extra: &[&str]| {
+        let out = d.join(name);
+        let mut a = vec![
+            "flow",
+            "--data",
+            &data,
+            "--levels",
+            "2",
+            "--samples",
+            "200",
+            "--restarts",
+            "1",
+            "--bins",
+            "10",
+            "--thermometers",
+            "nn,diag,m2",
+            "--json",
+            "--out",
+        ];
+        a.push(s(&out));
+        a.extend_from_slice(extra);
+        json(&rsmi(&a))
+    };
+    let w = from_data("flow2", &[]);
     assert_eq!(
         w["flows"][1]["levels"][2]["t_eff"],
         v["flows"][1]["levels"][2]["t_eff"]
     );
     // --retrain once: the level-0 rule is applied at every level.
-    let out3 = d.join("flow3");
-    let u = json(&rsmi(&[
-        "flow",
-        "--data",
-        &data,
-        "--levels",
-        "2",
-        "--samples",
-        "200",
-        "--restarts",
-        "1",
-        "--bins",
-        "10",
-        "--thermometers",
-        "nn,diag,m2",
-        "--retrain",
-        "once",
-        "--out",
-        s(&out3),
-        "--json",
-    ]));
+    let u = from_data("flow3", &["--retrain", "once"]);
     assert_eq!(u["retrain"], "once");
     let t = u["flows"][0]["levels"][2]["path"].as_str().unwrap();
     let dir = Path::new(t).parent().unwrap();
