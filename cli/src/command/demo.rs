@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// T_c of the 2D Ising model, 2 / ln(1 + √2).
-const T_C: f64 = 2.269185314213022;
+const T_C: f64 = rsmi_core::ising::T_C_2D;
 
 /// Weight-norm cap of the demo's rules. The MI optimum sits at |λ| → ∞ (docs/method.md,
 /// "The rule"); at moderate norms the learned 2×2 filter is Kadanoff's uniform block spin, while

@@ -33,11 +33,11 @@ use crate::learn::coarsen::Mode;
 use crate::learn::rule_file::{normalise, read_rule, write_rule};
 use crate::provenance;
 use crate::rg::flow::{Curve, bootstrap, fit_flow, polyfit};
-use crate::rg::mcrg::{level_observables, measure};
+use crate::rg::mcrg::{level_observables, measure_data};
 use crate::rg::rule::{BlockRule, Symmetry};
 
 /// T_c of the square-lattice Ising model (Onsager).
-pub const T_C: f64 = 2.269_185_314_213_022;
+pub const T_C: f64 = rsmi_core::ising::T_C_2D;
 /// Default starting temperatures, as multiples of T_c.
 pub const DEFAULT_T0: [f64; 6] = [0.96, 0.98, 0.99, 1.01, 1.02, 1.04];
 /// Bootstrap replicas for the errors of T_c and ν.
@@ -227,9 +227,7 @@ impl FlowDir {
 /// Observables (value, err) of a sample file: nn, diag, m2 and the anisotropies (x − y,
 /// diagonal (1,1) − (1,−1)).
 fn observables(path: &Path, bins: usize) -> Result<[(f64, f64); 5]> {
-    let f = read_npz(path)?;
-    let rule = BlockRule::builtin(crate::learn::builtin::Builtin::Majority, f.dims, 2)?;
-    let m = measure(&f, &rule, 0, Mode::Sample, 0, &|_| {})?;
+    let m = measure_data(&read_npz(path)?)?;
     let o = level_observables(&m, bins)
         .with_context(|| format!("cannot measure the thermometers on {}", path.display()))?;
     Ok([
@@ -572,7 +570,7 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
                 if a.symmetry == Symmetry::Block {
                     let mut br =
                         BlockRule::from_file(&rf, &fd.rule(n).display().to_string(), None)?;
-                    br.symmetrize();
+                    br.symmetrize()?;
                     rf.weights = vec![br.weights.clone()];
                     rf.bias = vec![br.bias];
                     rf.filters = normalise(&rf.weights);
@@ -658,8 +656,7 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
             let spread = vals.iter().map(|v| v.0).fold(f64::NEG_INFINITY, f64::max)
                 - vals.iter().map(|v| v.0).fold(f64::INFINITY, f64::min);
             let used = read_rule(&fd.used(n))?;
-            let learned =
-                read_rule(&fd.rule(n.min(if a.retrain == Retrain::Once { 0 } else { n })))?;
+            let learned = read_rule(&fd.rule(if a.retrain == Retrain::Once { 0 } else { n }))?;
             levels_json.push(json!({
                 "level": lv,
                 "size": sizes[lv],

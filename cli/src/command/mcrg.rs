@@ -106,7 +106,7 @@ pub fn load_rule(
 ) -> Result<BlockRule> {
     let mut rule = BlockRule::resolve(spec, dims, block, unit)?;
     if symmetry == Symmetry::Block && crate::learn::builtin::Builtin::parse(spec).is_none() {
-        rule.symmetrize();
+        rule.symmetrize()?;
     }
     Ok(rule)
 }

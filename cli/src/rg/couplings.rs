@@ -492,9 +492,9 @@ pub fn fit_with_progress(
     let rb = SampleFile::row_bytes(file.size);
     let l = file.size;
     // One histogram per bin; integer counts, so the parallel merge order does not matter.
-    let hists: Vec<HashMap<u64, u64>> = (0..bins)
-        .map(|b| {
-            let (lo, hi) = (b * n / bins, (b + 1) * n / bins);
+    let hists: Vec<HashMap<u64, u64>> = crate::stats::jackknife::contiguous_bins(n, bins)?
+        .into_iter()
+        .map(|(lo, hi)| {
             (lo..hi)
                 .into_par_iter()
                 .fold(
@@ -548,11 +548,9 @@ pub fn fit_with_progress(
                 .map_err(|e| e.context(format!("in the fit without jackknife bin {b}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let nb = bins as f64;
     let errors = (0..m)
         .map(|a| {
-            let mean = loo.iter().map(|k| k[a]).sum::<f64>() / nb;
-            ((nb - 1.0) / nb * loo.iter().map(|k| (k[a] - mean).powi(2)).sum::<f64>()).sqrt()
+            crate::stats::jackknife::jackknife_error(&loo.iter().map(|k| k[a]).collect::<Vec<_>>())
         })
         .collect::<Vec<_>>();
     if errors.iter().any(|e| !e.is_finite()) {

@@ -147,6 +147,22 @@ pub fn measure(
     seed: u64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Measured> {
+    measure_levels(file, Some(rule), levels, mode, seed, progress)
+}
+
+/// The operators of the samples themselves (level 0 only; no rule, no randomness).
+pub fn measure_data(file: &SampleFile) -> Result<Measured> {
+    measure_levels(file, None, 0, Mode::Sample, 0, &|_| {})
+}
+
+fn measure_levels(
+    file: &SampleFile,
+    rule: Option<&BlockRule>,
+    levels: usize,
+    mode: Mode,
+    seed: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Measured> {
     if file.channels() != 1 {
         bail!(
             "the samples have {} channels; MCRG needs one spin per site (coarse-grain with a \
@@ -154,14 +170,15 @@ pub fn measure(
             file.channels()
         );
     }
-    if file.dims != rule.dims {
-        bail!(
+    let sizes = match rule {
+        Some(rule) if file.dims != rule.dims => bail!(
             "the rule is for {}D lattices but the samples are {}D",
             rule.dims,
             file.dims
-        );
-    }
-    let sizes = level_sizes(rule, file.size, levels)?;
+        ),
+        Some(rule) => level_sizes(rule, file.size, levels)?,
+        None => vec![file.size],
+    };
     let dims = file.dims;
     let depth = sizes.len();
     let n = file.n;
@@ -193,7 +210,7 @@ pub fn measure(
                         s,
                         &mut out[base + l * NOPS..base + (l + 1) * NOPS],
                     )?;
-                    if l + 1 < depth {
+                    if let (Some(rule), true) = (rule, l + 1 < depth) {
                         let c = sizes[l + 1];
                         next.clear();
                         next.resize(rows(c) * words_per_row(c), 0);
@@ -387,37 +404,7 @@ impl LevelObservables {
     }
 }
 
-/// Contiguous bins of samples: `(start, end)` pairs; an error when there are too few
-/// samples for `bins` bins of at least 2 samples.
-pub fn bins_of(n: usize, bins: usize) -> Result<Vec<(usize, usize)>> {
-    if bins < 2 {
-        bail!("--bins must be at least 2 (got {bins})");
-    }
-    if n < 2 * bins {
-        bail!(
-            "too few samples for the jackknife: {n} samples cannot fill {bins} bins of at least \
-             2 samples (use more samples or fewer --bins)"
-        );
-    }
-    let per = n / bins;
-    // The first n % bins bins take one sample more; every sample is used.
-    let extra = n % bins;
-    let mut out = Vec::with_capacity(bins);
-    let mut start = 0;
-    for b in 0..bins {
-        let len = per + usize::from(b < extra);
-        out.push((start, start + len));
-        start += len;
-    }
-    Ok(out)
-}
-
-/// The jackknife error from leave-one-bin-out values.
-pub fn jackknife_values(loo: &[f64]) -> f64 {
-    let n = loo.len() as f64;
-    let mean = loo.iter().sum::<f64>() / n;
-    ((n - 1.0) / n * loo.iter().map(|x| (x - mean).powi(2)).sum::<f64>()).sqrt()
-}
+pub use crate::stats::jackknife::{contiguous_bins as bins_of, jackknife_error};
 
 /// Means of per-sample values `f(i)` with the bin jackknife error.
 pub fn mean_err(bins: &[(usize, usize)], f: impl Fn(usize) -> f64) -> (f64, f64) {
@@ -429,7 +416,7 @@ pub fn mean_err(bins: &[(usize, usize)], f: impl Fn(usize) -> f64) -> (f64, f64)
         .iter()
         .fold((0.0, 0.0), |(a, b), (x, c)| (a + x, b + c));
     let loo: Vec<f64> = sums.iter().map(|(x, c)| (tot - x) / (cnt - c)).collect();
-    (tot / cnt, jackknife_values(&loo))
+    (tot / cnt, jackknife_error(&loo))
 }
 
 /// The correlations and anisotropy of every level.
@@ -520,7 +507,7 @@ pub fn linearised(
         Ok(Exponent {
             operators: ops.len(),
             value,
-            err: jackknife_values(&ys),
+            err: jackknife_error(&ys),
             eigenvalues: ev,
         })
     };

@@ -24,7 +24,7 @@
 //!   rule here draws exactly the same coarse spins as `rsmi coarsen` with the same stream.
 
 use anyhow::{Result, bail};
-use rsmi_core::rg::coarsen::{Draw, coarsen_1d, coarsen_2d};
+use rsmi_core::rg::coarsen::{Draw, coarsen_1d, coarsen_2d, rule_tables};
 use rsmi_core::rng::Xoshiro256PlusPlus;
 use serde_json::{Value, json};
 
@@ -97,26 +97,20 @@ impl BlockRule {
             act: Vec::new(),
             prob: Vec::new(),
         };
-        r.tabulate();
+        r.tabulate()?;
         Ok(r)
     }
 
-    /// Activation and P(h = +1) for every block state (bit k of the index = site k up),
-    /// the activation summed over sites in order as in [`crate::learn::coarsen`].
-    fn tabulate(&mut self) {
-        let n = self.weights.len();
-        self.act = (0..1usize << n)
-            .map(|v| {
-                self.bias
-                    + self
-                        .weights
-                        .iter()
-                        .enumerate()
-                        .map(|(k, w)| if v >> k & 1 == 1 { *w } else { -*w })
-                        .sum::<f64>()
-            })
-            .collect();
+    /// Activation and P(h = +1) for every block state (bit k of the index = site k up):
+    /// the activations of [`rule_tables`], the probabilities recomputed with the CLI's
+    /// [`prob_up`] (std `exp`, not `libm`), so that draws equal `rsmi coarsen`'s.
+    fn tabulate(&mut self) -> Result<()> {
+        let states = 1usize << self.weights.len();
+        self.act = vec![0.0; states];
+        self.prob = vec![0.0; states];
+        rule_tables(&self.weights, self.bias, &mut self.act, &mut self.prob)?;
         self.prob = self.act.iter().map(|&a| prob_up(a)).collect();
+        Ok(())
     }
 
     /// A built-in rule on blocks of side `block` in `dims` dimensions.
@@ -220,7 +214,7 @@ impl BlockRule {
     }
 
     /// Project onto the block's symmetric filters (module docs).
-    pub fn symmetrize(&mut self) {
+    pub fn symmetrize(&mut self) -> Result<()> {
         let b = self.block;
         let n = self.weights.len();
         // Images of site k under the group, as site indices.
@@ -245,11 +239,11 @@ impl BlockRule {
                 .collect()
             }
         };
-        // Orbits: the smallest site of each orbit labels it; the mean is computed once per
-        // orbit (in site order) so that every member gets the bit-identical value.
-        let mut orbit = vec![usize::MAX; n];
+        // Orbits from their smallest site; the mean is computed once per orbit (in site
+        // order) so that every member gets the bit-identical value.
+        let mut done = vec![false; n];
         for k in 0..n {
-            if orbit[k] != usize::MAX {
+            if done[k] {
                 continue;
             }
             let mut members = vec![k];
@@ -265,13 +259,13 @@ impl BlockRule {
             members.sort_unstable();
             let mean = members.iter().map(|&m| self.weights[m]).sum::<f64>() / members.len() as f64;
             for &m in &members {
-                orbit[m] = k;
+                done[m] = true;
                 self.weights[m] = mean;
             }
         }
         self.bias = 0.0;
         self.symmetrized = true;
-        self.tabulate();
+        self.tabulate()
     }
 
     /// Side of the coarse lattice of side `side`; an error unless the block tiles it and the
@@ -343,7 +337,7 @@ mod tests {
     #[test]
     fn symmetrize_square_2x2_gives_exact_ties() {
         let mut r = BlockRule::new("t".into(), 2, 2, vec![3.4, 3.2, 3.2, 1.0], 0.1).unwrap();
-        r.symmetrize();
+        r.symmetrize().unwrap();
         let w = r.weights[0];
         assert!(r.weights.iter().all(|&x| x == w));
         assert!((w - 2.7).abs() < 1e-12);
@@ -361,12 +355,12 @@ mod tests {
     fn symmetrize_3x3_has_three_orbits() {
         let w: Vec<f64> = (0..9).map(|k| k as f64).collect();
         let mut r = BlockRule::new("t".into(), 2, 3, w, 0.0).unwrap();
-        r.symmetrize();
+        r.symmetrize().unwrap();
         // Corners {0,2,6,8}: mean 4; edges {1,3,5,7}: mean 4; centre 4.
         assert!(r.weights.iter().all(|&x| (x - 4.0).abs() < 1e-12));
         let w: Vec<f64> = vec![1.0, 0.0, 2.0, 0.0, 5.0, 0.0, 3.0, 0.0, 6.0];
         let mut r = BlockRule::new("t".into(), 2, 3, w, 0.0).unwrap();
-        r.symmetrize();
+        r.symmetrize().unwrap();
         assert_eq!(r.weights[0], 3.0);
         assert_eq!(r.weights[8], 3.0);
         assert_eq!(r.weights[1], 0.0);
@@ -376,7 +370,7 @@ mod tests {
     #[test]
     fn symmetrize_chain_mirrors() {
         let mut r = BlockRule::new("t".into(), 1, 3, vec![1.0, 2.0, 5.0], 0.3).unwrap();
-        r.symmetrize();
+        r.symmetrize().unwrap();
         assert_eq!(r.weights, vec![3.0, 2.0, 3.0]);
     }
 

@@ -135,6 +135,38 @@ pub fn binder(m2_m4: &[f64]) -> f64 {
     }
 }
 
+/// `bins` contiguous bins over `n` samples in order, as `(start, end)` pairs; the first
+/// `n % bins` bins hold one sample more, so every sample is used (leave-one-bin-out
+/// jackknives of the RG commands). An error sentence when a bin would hold fewer than 2
+/// samples.
+pub fn contiguous_bins(n: usize, bins: usize) -> anyhow::Result<Vec<(usize, usize)>> {
+    if bins < 2 {
+        anyhow::bail!("--bins must be at least 2 (got {bins})");
+    }
+    if n < 2 * bins {
+        anyhow::bail!(
+            "too few samples for the jackknife: {n} samples cannot fill {bins} bins of at least \
+             2 samples (use more samples or fewer --bins)"
+        );
+    }
+    let (per, extra) = (n / bins, n % bins);
+    let mut out = Vec::with_capacity(bins);
+    let mut start = 0;
+    for b in 0..bins {
+        let len = per + usize::from(b < extra);
+        out.push((start, start + len));
+        start += len;
+    }
+    Ok(out)
+}
+
+/// The jackknife error `sqrt((n−1)/n · Σ (f_i − f̄)²)` of `n` leave-one-bin-out values.
+pub fn jackknife_error(loo: &[f64]) -> f64 {
+    let n = loo.len() as f64;
+    let mean = loo.iter().sum::<f64>() / n;
+    ((n - 1.0) / n * loo.iter().map(|x| (x - mean).powi(2)).sum::<f64>()).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testgen::{Gen, ar1};
