@@ -3,6 +3,7 @@
 //! `main.rs` only parses arguments and dispatches; everything here is testable.
 
 pub mod checkpoint;
+pub mod cluster;
 pub mod command;
 pub mod io;
 pub mod learn;

@@ -35,6 +35,9 @@ enum Command {
     Mcrg(Box<rsmi_cli::command::mcrg::McrgArgs>),
     /// The RG flow of learned rules with intrinsic thermometers: T_c and nu (KJR Fig. 5).
     Flow(Box<rsmi_cli::command::flow::FlowArgs>),
+    /// Join the shards of a job array (rsmi sample --job-index/--job-count) into one
+    /// sample file.
+    Merge(sample::MergeArgs),
     /// Draw figures (PNG or SVG).
     #[command(subcommand)]
     Plot(rsmi_cli::command::plot::PlotCommand),
@@ -62,15 +65,27 @@ enum BenchModel {
 }
 
 fn main() -> ExitCode {
+    // MPI (a build with --features mpi) starts before anything else and ends when
+    // `_mpi` drops, after the command.
+    let _mpi = rsmi_cli::cluster::init();
+    run()
+}
+
+fn run() -> ExitCode {
+    let (rank, ranks) = rsmi_cli::cluster::world_rank_size();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // An unknown model: one line naming the known ones, not clap's usage block.
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
             let first = e.to_string();
             let first = first.lines().next().unwrap_or("unknown subcommand");
-            eprintln!("{first} (run with --help for the list)");
+            if rank == 0 {
+                eprintln!("{first} (run with --help for the list)");
+            }
             return ExitCode::from(2);
         }
+        // Every rank parses the same arguments: only rank 0 prints help or the error.
+        Err(e) if rank != 0 => return ExitCode::from(e.exit_code() as u8),
         Err(e) => e.exit(),
     };
     let result = match &cli.command {
@@ -103,13 +118,23 @@ fn main() -> ExitCode {
         Command::Couplings(a) => rsmi_cli::command::couplings::run(a).map(|_| ()),
         Command::Mcrg(a) => rsmi_cli::command::mcrg::run(a).map(|_| ()),
         Command::Flow(a) => rsmi_cli::command::flow::run(a).map(|_| ()),
+        Command::Merge(a) => sample::merge(a).map(|_| ()),
         Command::Plot(p) => rsmi_cli::command::plot::run(p).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            if e.downcast_ref::<sample::StoppedAfterCheckpoint>().is_some() {
+            let stopped = e.downcast_ref::<sample::StoppedAfterCheckpoint>().is_some();
+            let collective = stopped || e.downcast_ref::<rsmi_cli::cluster::Collective>().is_some();
+            if ranks > 1 && !collective {
+                // A failure of this rank alone: say which, and end the others too.
+                eprintln!("error: rank {rank}: {e:#}");
+                rsmi_cli::cluster::abort_world(1);
+            }
+            if rank == 0 {
+                eprintln!("error: {e:#}");
+            }
+            if stopped {
                 ExitCode::from(3)
             } else {
                 ExitCode::FAILURE

@@ -94,13 +94,20 @@ pub struct Plan {
     pub measurements: usize,
 }
 
-/// At most this many jobs: enough to feed 16 cores, few enough to keep burn-in cheap.
-pub const MAX_JOBS: usize = 16;
+/// Default most jobs (`--jobs`): enough to feed 16 cores, few enough to keep burn-in
+/// cheap. A fixed number, never the machine's core count, so that the default plan (and
+/// with it the samples) is the same everywhere.
+pub const DEFAULT_JOBS: usize = 16;
+
+/// Largest `--jobs` (the job number is the low 32 bits of a stream id).
+pub const MAX_JOBS: usize = 1 << 20;
 
 impl Plan {
-    /// The plan for `samples` samples with `chains_per_job` chains per job.
-    pub fn new(samples: usize, chains_per_job: usize) -> Plan {
-        let per_round = MAX_JOBS * chains_per_job;
+    /// The plan for `samples` samples with `chains_per_job` chains per job and at most
+    /// `max_jobs` jobs: each job measures each of its chains m = ⌈samples / (max_jobs ·
+    /// chains_per_job)⌉ times, and as many jobs as needed (≤ max_jobs) cover the samples.
+    pub fn new(samples: usize, chains_per_job: usize, max_jobs: usize) -> Plan {
+        let per_round = max_jobs.clamp(1, MAX_JOBS) * chains_per_job;
         let measurements = samples.div_ceil(per_round).max(1);
         let jobs = samples.div_ceil(chains_per_job * measurements).max(1);
         Plan {
@@ -537,17 +544,20 @@ mod tests {
             (100_000, 256),
             (3, 4),
         ] {
-            let p = Plan::new(n, cpj);
+            let p = Plan::new(n, cpj, DEFAULT_JOBS);
             let total = p.jobs * p.chains_per_job * p.measurements;
             assert!(total >= n, "{n} {cpj} {p:?}");
             assert!(
                 total - n < p.chains_per_job * p.measurements,
                 "{n} {cpj} {p:?}"
             );
-            assert!(p.jobs <= MAX_JOBS);
+            assert!(p.jobs <= DEFAULT_JOBS);
+            let q = Plan::new(n, cpj, 4096);
+            assert!(q.jobs <= 4096 && q.jobs * cpj * q.measurements >= n);
         }
+        assert_eq!(Plan::new(100_000, 1, 4096).jobs, 4000);
         assert_eq!(
-            Plan::new(5000, 256),
+            Plan::new(5000, 256, DEFAULT_JOBS),
             Plan {
                 jobs: 10,
                 chains_per_job: 256,

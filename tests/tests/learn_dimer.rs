@@ -52,6 +52,7 @@ fn sample(dir: &Path, samples: usize, seed: u64) -> PathBuf {
         decorate: Decorate::Paired,
         exits: ExitsArg::HeatBath,
         threads: None,
+        jobs: rsmi_cli::sampler::DEFAULT_JOBS,
         force: true,
         json: false,
     })

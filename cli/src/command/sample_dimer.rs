@@ -1,7 +1,7 @@
 //! `rsmi sample dimer`: close-packed dimers on the L×L torus by directed loops, written
 //! as `.npz` (format in [`crate::io::dimer_npz`]).
 //!
-//! The samples come from [`MAX_JOBS`] (or fewer) independent chains, each a single
+//! The samples come from `--jobs` (default [`DEFAULT_JOBS`]) or fewer independent chains, each a single
 //! lattice updated by worms (directed loops are data-dependent and cannot be bit-sliced;
 //! they are parallel over chains instead). Time is counted in *loop sweeps*: a fixed
 //! number of worms per sweep, calibrated per chain after a warm-up as L² / (mean worm
@@ -9,11 +9,13 @@
 //! rather than "worms until L² steps", keeps the measurement times independent of the
 //! worm lengths (a stopping rule that depends on them biases the samples).
 
+use crate::cluster::Team;
 use crate::io::atomic::check_output_path;
 use crate::io::dimer_npz::{DimerFile, MODEL, write_dimer_npz};
+use crate::io::wire::{Reader, Writer};
 use crate::progress::Progress;
 use crate::provenance;
-use crate::sampler::{MAX_JOBS, Plan};
+use crate::sampler::{DEFAULT_JOBS, MAX_JOBS, Plan};
 use crate::stats::{self, Estimate};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
@@ -71,7 +73,8 @@ Interacting model: E = v * N_par, N_par = plaquettes holding two parallel dimers
 (v = -1 aligning; Kosterlitz-Thouless transition near T = 0.65).
 
 REPRODUCIBILITY: the samples depend only on the size, interaction, temperature, exits, \
-samples, burn-in, thin, decorate and seed; never on --threads.")]
+samples, burn-in, thin, decorate, --jobs and seed; never on --threads or on the number of \
+MPI ranks (under mpirun the chains are dealt to the ranks and rank 0 writes the file).")]
 pub struct DimerArgs {
     /// Linear size L (sites per side; even, at least 4).
     #[arg(long)]
@@ -106,6 +109,10 @@ pub struct DimerArgs {
     /// Worker threads [default: all cores]. Does not change the results.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Most chains (each one lattice, burnt in separately). More chains feed more cores;
+    /// part of the run's identity, so it changes the samples.
+    #[arg(long, default_value_t = DEFAULT_JOBS)]
+    pub jobs: usize,
     /// Overwrite an existing output file.
     #[arg(long)]
     pub force: bool,
@@ -158,6 +165,12 @@ fn validate(args: &DimerArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    if !(1..=MAX_JOBS).contains(&args.jobs) {
+        bail!(
+            "--jobs must be between 1 and {MAX_JOBS} (got {})",
+            args.jobs
+        );
+    }
     let per = DimerFile::link_bytes(args.size)
         + if args.decorate == Decorate::None {
             0
@@ -184,7 +197,7 @@ fn stream_job(v: f64, t: f64, c: usize) -> u64 {
 }
 
 /// One chain's output, chain-major.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct ChainOut {
     links: Vec<u8>,
     decorated: Vec<u8>,
@@ -194,6 +207,31 @@ struct ChainOut {
     n_parallel: Vec<f64>,
     steps: u64,
     worms_per_sweep: u64,
+}
+
+impl ChainOut {
+    fn encode(&self, w: &mut Writer) {
+        w.bytes(&self.links);
+        w.bytes(&self.decorated);
+        w.ints(&self.winding);
+        w.ints(&self.sweep);
+        w.floats(&self.flippable);
+        w.floats(&self.n_parallel);
+        w.u64(self.steps);
+        w.u64(self.worms_per_sweep);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<ChainOut> {
+        Ok(ChainOut {
+            links: r.bytes()?,
+            decorated: r.bytes()?,
+            winding: r.ints()?,
+            sweep: r.ints()?,
+            flippable: r.floats()?,
+            n_parallel: r.floats()?,
+            steps: r.u64()?,
+            worms_per_sweep: r.u64()?,
+        })
+    }
 }
 
 struct Setup {
@@ -323,19 +361,31 @@ pub fn run_in_memory(args: &DimerArgs) -> Result<(Value, DimerFile)> {
 }
 
 fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFile>)> {
-    validate(args)?;
+    let team = if in_memory {
+        Team::solo()
+    } else {
+        Team::world()
+    };
+    team.agree(validate(args))?;
     if !in_memory {
-        check_output_path(&args.out, args.force)?;
+        let checked = if team.is_root() {
+            check_output_path(&args.out, args.force)
+        } else {
+            Ok(())
+        };
+        team.agree(checked)?;
     }
-    let torus = Torus::new(args.size).map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size))?;
+    let torus = team
+        .agree(Torus::new(args.size).map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size)))?;
     let temperature = args.temperature.unwrap_or(f64::INFINITY);
     let exits = match args.exits {
         ExitsArg::HeatBath => Exits::HeatBath,
         ExitsArg::MinimalBounce => Exits::MinimalBounce,
     };
-    let worm = Worm::new(torus, args.interaction, temperature, exits)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plan = Plan::new(args.samples, 1);
+    let worm = team.agree(
+        Worm::new(torus, args.interaction, temperature, exits).map_err(|e| anyhow::anyhow!("{e}")),
+    )?;
+    let plan = Plan::new(args.samples, 1, args.jobs);
     let setup = Setup {
         torus,
         worm,
@@ -344,27 +394,84 @@ fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFi
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("could not start the worker threads")?;
+    let pool = team.agree(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .context("could not start the worker threads"),
+    )?;
     let m = plan.measurements;
-    let total_sweeps = (args.burn_in + m as u64 * args.thin) * plan.jobs as u64;
+    let mine: Vec<usize> = (0..plan.jobs).filter(|&c| team.owns(c)).collect();
+    let total_sweeps = (args.burn_in + m as u64 * args.thin) * mine.len() as u64;
     let progress = Progress::new(total_sweeps, "dimer ");
     let done = std::sync::atomic::AtomicU64::new(0);
     let started = Instant::now();
-    let chains: Vec<ChainOut> = pool.install(|| {
-        (0..plan.jobs)
-            .into_par_iter()
-            .map(|c| {
+    let computed: Result<Vec<ChainOut>> = pool.install(|| {
+        mine.par_iter()
+            .map(|&c| {
                 let owned = m.min(args.samples - c * m);
                 run_chain(args, &setup, c, owned, &progress, &done)
             })
-            .collect::<Result<_>>()
-    })?;
+            .collect()
+    });
+    let computed = team.agree(computed)?;
     progress.finish();
+    // The root collects every rank's chains and puts them in chain order.
+    let mut msg = Writer::new();
+    for (c, ch) in mine.iter().zip(&computed) {
+        msg.u64(*c as u64);
+        ch.encode(&mut msg);
+    }
+    drop(computed);
+    let Some(parts) = team.gather(msg.buf) else {
+        // Not the root: wait for the root's verdict on writing the file.
+        team.agree(Ok(()))?;
+        return Ok((Value::Null, None));
+    };
+    let chains = team.agree((|| -> Result<Vec<ChainOut>> {
+        let mut slots: Vec<Option<ChainOut>> = (0..plan.jobs).map(|_| None).collect();
+        for p in &parts {
+            let mut r = Reader::new(p, 0);
+            while !r.at_end() {
+                let c = r.u64()? as usize;
+                let ch = ChainOut::decode(&mut r)?;
+                match slots.get_mut(c) {
+                    Some(s @ None) => *s = Some(ch),
+                    _ => bail!("internal: chain {c} arrived twice or out of range"),
+                }
+            }
+        }
+        slots
+            .into_iter()
+            .enumerate()
+            .map(|(c, s)| s.with_context(|| format!("internal: chain {c} is missing")))
+            .collect()
+    })())?;
+    drop(parts);
     let elapsed = started.elapsed().as_secs_f64();
+    let result = assemble_and_write(
+        args,
+        in_memory,
+        &plan,
+        &chains,
+        threads,
+        team.size(),
+        elapsed,
+    );
+    let result = team.agree(result)?;
+    Ok(result)
+}
 
+fn assemble_and_write(
+    args: &DimerArgs,
+    in_memory: bool,
+    plan: &Plan,
+    chains: &[ChainOut],
+    threads: usize,
+    ranks: usize,
+    elapsed: f64,
+) -> Result<(Value, Option<DimerFile>)> {
+    let m = plan.measurements;
     let mut file = DimerFile {
         size: args.size,
         n: args.samples,
@@ -430,7 +537,7 @@ fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFi
         "start": "columnar",
         "stream_scheme": STREAM_SCHEME,
         "sample_order": "chain-major: sample chain*m + t is the t-th measurement of chain `chain` (m = measurements_per_chain)",
-        "max_chains": MAX_JOBS,
+        "max_chains": args.jobs,
     });
     file.meta = json!({
         "format": "rsmi-samples-1",
@@ -439,12 +546,6 @@ fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFi
         "config": config,
         "build": provenance::build_info(),
         "observables": observables,
-        "run": {
-            "threads": threads,
-            "wall_seconds": elapsed,
-            "worm_steps": steps,
-            "worm_steps_per_ns": steps as f64 / (elapsed * 1e9),
-        },
     });
     let out = if in_memory {
         Value::Null
@@ -462,6 +563,13 @@ fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFi
         "decorate": args.decorate.name(),
         "out": out,
         "observables": observables,
+        "run": {
+            "threads": threads,
+            "ranks": ranks,
+            "wall_seconds": elapsed,
+            "worm_steps": steps,
+            "worm_steps_per_ns": steps as f64 / (elapsed * 1e9),
+        },
     });
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);

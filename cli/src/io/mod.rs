@@ -3,10 +3,12 @@
 //! * [`atomic`]: write-to-temporary-then-rename output, with up-front checks.
 //! * [`npz`]: the sample file format (NumPy `.npz`, bit-packed spins).
 //! * [`dimer_npz`]: the dimer sample file format (link occupations, decorated arrays).
+//! * [`wire`]: the binary encoding of checkpoints, shards and MPI messages.
 
 pub mod atomic;
 pub mod dimer_npz;
 pub mod npz;
+pub mod wire;
 
 #[cfg(test)]
 pub(crate) mod testutil {
