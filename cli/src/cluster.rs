@@ -184,7 +184,7 @@ impl Team {
             return r;
         }
         let mine = match &r {
-            Ok(_) => Vec::new(),
+            Ok(_) => vec![0u8],
             Err(e) => {
                 let mut m = vec![1u8];
                 m.extend_from_slice(format!("{e:#}").as_bytes());
@@ -192,10 +192,10 @@ impl Team {
             }
         };
         let all = self.all_gather(&mine);
-        match all.iter().position(|m| !m.is_empty()) {
+        match all.iter().position(|m| m.first() != Some(&0)) {
             None => r,
             Some(k) => {
-                let msg = String::from_utf8_lossy(&all[k][1..]).into_owned();
+                let msg = String::from_utf8_lossy(all[k].get(1..).unwrap_or_default()).into_owned();
                 let msg = match r {
                     Err(e) if e.downcast_ref::<Collective>().is_some() => e.to_string(),
                     _ if k == 0 || self.size() == 1 => msg,
@@ -305,6 +305,9 @@ mod mpi_impl {
             })
             .collect();
         let total: i32 = counts.iter().sum();
+        if total == 0 {
+            return vec![Vec::new(); size];
+        }
         let mut buf = vec![0u8; total as usize];
         {
             let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);

@@ -71,6 +71,23 @@ fn main() -> ExitCode {
     run()
 }
 
+/// The subcommand's name, for messages.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Demo(_) => "demo",
+        Command::Sample(_) => "sample",
+        Command::Bench(_) => "bench",
+        Command::Train(_) => "train",
+        Command::Mi(_) => "mi",
+        Command::Coarsen(_) => "coarsen",
+        Command::Couplings(_) => "couplings",
+        Command::Mcrg(_) => "mcrg",
+        Command::Flow(_) => "flow",
+        Command::Merge(_) => "merge",
+        Command::Plot(_) => "plot",
+    }
+}
+
 fn run() -> ExitCode {
     let (rank, ranks) = rsmi_cli::cluster::world_rank_size();
     let cli = match Cli::try_parse() {
@@ -88,6 +105,18 @@ fn run() -> ExitCode {
         Err(e) if rank != 0 => return ExitCode::from(e.exit_code() as u8),
         Err(e) => e.exit(),
     };
+    let mpi_aware = matches!(
+        cli.command,
+        Command::Sample(_) | Command::Train(_) | Command::Flow(_) | Command::Bench(_)
+    );
+    if !mpi_aware {
+        if let Err(e) = rsmi_cli::cluster::refuse_mpi(command_name(&cli.command)) {
+            if rank == 0 {
+                eprintln!("error: {e:#}");
+            }
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match &cli.command {
         Command::Sample(SampleModel::Ising2d(a)) => sample::run(&sample::SampleArgs {
             model: IsingModel::Ising2d,

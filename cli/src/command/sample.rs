@@ -999,7 +999,6 @@ pub struct MergeArgs {
 
 /// Run `rsmi merge`.
 pub fn merge(a: &MergeArgs) -> Result<Value> {
-    cluster::refuse_mpi("merge")?;
     check_output_path(&a.out, a.force)?;
     let mut identity_text: Option<(String, &Path)> = None;
     let mut tasks: Option<(u64, u64)> = None;

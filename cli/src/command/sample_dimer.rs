@@ -423,43 +423,41 @@ fn run_inner(args: &DimerArgs, in_memory: bool) -> Result<(Value, Option<DimerFi
         ch.encode(&mut msg);
     }
     drop(computed);
-    let Some(parts) = team.gather(msg.buf) else {
-        // Not the root: wait for the root's verdict on writing the file.
-        team.agree(Ok(()))?;
-        return Ok((Value::Null, None));
+    let parts = team.gather(msg.buf);
+    let chains = match &parts {
+        Some(p) => decode_chains(p, plan.jobs).map(Some),
+        None => Ok(None),
     };
-    let chains = team.agree((|| -> Result<Vec<ChainOut>> {
-        let mut slots: Vec<Option<ChainOut>> = (0..plan.jobs).map(|_| None).collect();
-        for p in &parts {
-            let mut r = Reader::new(p, 0);
-            while !r.at_end() {
-                let c = r.u64()? as usize;
-                let ch = ChainOut::decode(&mut r)?;
-                match slots.get_mut(c) {
-                    Some(s @ None) => *s = Some(ch),
-                    _ => bail!("internal: chain {c} arrived twice or out of range"),
-                }
-            }
-        }
-        slots
-            .into_iter()
-            .enumerate()
-            .map(|(c, s)| s.with_context(|| format!("internal: chain {c} is missing")))
-            .collect()
-    })())?;
+    let chains = team.agree(chains)?;
     drop(parts);
     let elapsed = started.elapsed().as_secs_f64();
-    let result = assemble_and_write(
-        args,
-        in_memory,
-        &plan,
-        &chains,
-        threads,
-        team.size(),
-        elapsed,
-    );
-    let result = team.agree(result)?;
-    Ok(result)
+    let result = match chains {
+        Some(ch) => assemble_and_write(args, in_memory, &plan, &ch, threads, team.size(), elapsed),
+        // Not the root: the root writes the file.
+        None => Ok((Value::Null, None)),
+    };
+    team.agree(result)
+}
+
+/// Every rank's chains (messages of chain index + [`ChainOut`]), in chain order.
+fn decode_chains(parts: &[Vec<u8>], chains: usize) -> Result<Vec<ChainOut>> {
+    let mut slots: Vec<Option<ChainOut>> = (0..chains).map(|_| None).collect();
+    for p in parts {
+        let mut r = Reader::new(p, 0);
+        while !r.at_end() {
+            let c = r.u64()? as usize;
+            let ch = ChainOut::decode(&mut r)?;
+            match slots.get_mut(c) {
+                Some(s @ None) => *s = Some(ch),
+                _ => bail!("internal: chain {c} arrived twice or out of range"),
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(c, s)| s.with_context(|| format!("internal: chain {c} is missing")))
+        .collect()
 }
 
 fn assemble_and_write(

@@ -386,7 +386,11 @@ where
     T: npyz::AutoSerialize + Copy,
 {
     let bytes = std::mem::size_of_val(data) as u64;
+    // A fixed entry time (the zip epoch, 1980-01-01 00:00), not the clock: the bytes of
+    // a file depend on its content only, so reruns, thread counts, MPI ranks and merged
+    // shards give identical files.
     let options = zip::write::FileOptions::default()
+        .last_modified_time(zip::DateTime::default())
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(bytes >= u64::from(u32::MAX) - 4096);
     zip.start_file(npyz::npz::file_name_from_array_name(name), options)
