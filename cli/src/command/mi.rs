@@ -185,6 +185,7 @@ pub fn run(a: &MiArgs) -> Result<Value> {
         init_std: 0.05,
         free_bias: false,
         fixed_zero: Vec::new(),
+        share: (0, 1),
         rbm: RbmConfig {
             hidden: 1,
             lr: 0.01,

@@ -8,6 +8,8 @@ use crate::learn::rule_file::{
     FORMAT, GeometrySpec, MiSummary, RestartSummary, RuleFile, normalise, write_rule,
 };
 use crate::learn::train::{self, Estimator, Outcome, RbmConfig, TrainConfig};
+use crate::cluster::Team;
+use crate::io::wire::{Reader, Writer};
 use crate::provenance;
 use anyhow::{Context, Result, bail};
 use rsmi_core::learn::geometry::Block;
@@ -293,6 +295,7 @@ fn train_config(
         init_std: a.init_std,
         free_bias,
         fixed_zero,
+        share: (0, 1),
         rbm: RbmConfig {
             hidden: rbm_hidden,
             lr: a.rbm_lr,
@@ -315,6 +318,20 @@ const PLOT_AVAILABLE: bool = true;
 
 /// Run `rsmi train`; returns the JSON summary.
 pub fn run(a: &TrainArgs) -> Result<Value> {
+    let team = Team::world();
+    let started = team.agree(prepare(a, &team))?;
+    // Every rank trains its share of the restarts on its own copy of the data.
+    let (local, trained) = team.agree(train_share(a, &team))?;
+    let outcome = team.agree(collect(&team, local))?;
+    let result = match outcome {
+        Some(outcome) => finish(a, &trained, &outcome, started),
+        None => Ok(Value::Null),
+    };
+    team.agree(result)
+}
+
+/// Checks before any work (the root also checks the output files).
+fn prepare(a: &TrainArgs, team: &Team) -> Result<Instant> {
     let started = Instant::now();
     validate_data(&a.data)?;
     // Settings checks that do not need the data (the masks are filled in later).
@@ -328,7 +345,6 @@ pub fn run(a: &TrainArgs) -> Result<Value> {
     if a.env == 0 {
         bail!("--env must be at least 1");
     }
-    check_output_path(&a.out, a.force)?;
     if let Some(p) = &a.plot {
         if !PLOT_AVAILABLE {
             bail!(
@@ -336,11 +352,32 @@ pub fn run(a: &TrainArgs) -> Result<Value> {
                 p.display()
             );
         }
-        check_output_path(p, a.force)?;
         if p == &a.out {
             bail!("--plot and --out name the same file");
         }
     }
+    if team.is_root() {
+        check_output_path(&a.out, a.force)?;
+        if let Some(p) = &a.plot {
+            check_output_path(p, a.force)?;
+        }
+    }
+    Ok(started)
+}
+
+/// The data and settings a rank trained its restarts with.
+struct Trained {
+    set: SampleSet,
+    spec: GeometrySpec,
+    visible: usize,
+    cfg: TrainConfig,
+    pairs_cfg: PairConfig,
+    pairs_json: Value,
+    /// Seconds spent reading, extracting pairs and training.
+    times: (f64, f64, f64),
+}
+
+fn train_share(a: &TrainArgs, team: &Team) -> Result<(Outcome, Trained)> {
     let pool = pool(a.data.threads)?;
     let t0 = Instant::now();
     let set = SampleSet::load(&a.data.data, a.data.input)?;
@@ -358,7 +395,8 @@ pub fn run(a: &TrainArgs) -> Result<Value> {
     let fixed = set.fixed_zero(&geometry);
     let free_bias = a.free_bias || !set.is_spin();
     let rbm_hidden = a.rbm_hidden.unwrap_or((visible + env_units).min(256));
-    let cfg = train_config(a, free_bias, fixed, rbm_hidden);
+    let mut cfg = train_config(a, free_bias, fixed, rbm_hidden);
+    cfg.share = (team.rank(), team.size());
     let t1 = Instant::now();
     let (outcome, pairs_json, extract_s) = pool.install(|| -> Result<_> {
         match a.estimator {
@@ -388,14 +426,64 @@ pub fn run(a: &TrainArgs) -> Result<Value> {
         }
     })?;
     let train_s = t1.elapsed().as_secs_f64() - extract_s;
+    cfg.share = (0, 1);
+    Ok((
+        outcome,
+        Trained {
+            set,
+            spec,
+            visible,
+            cfg,
+            pairs_cfg,
+            pairs_json,
+            times: (read_s, extract_s, train_s),
+        },
+    ))
+}
+
+/// Every rank's restarts on the root, in restart order (`None` on the other ranks).
+fn collect(team: &Team, local: Outcome) -> Result<Option<Outcome>> {
+    if !team.is_mpi() {
+        return Ok(Some(local));
+    }
+    let mut w = Writer::new();
+    for (id, r) in local.ids.iter().zip(&local.restarts) {
+        w.u64(*id as u64);
+        r.encode(&mut w);
+    }
+    let Some(parts) = team.gather(w.buf) else {
+        return Ok(None);
+    };
+    let mut all: Vec<(usize, train::Restart)> = Vec::new();
+    for p in &parts {
+        let mut r = Reader::new(p, 0);
+        while !r.at_end() {
+            let id = r.u64()? as usize;
+            all.push((id, train::Restart::decode(&mut r)?));
+        }
+    }
+    all.sort_by_key(|x| x.0);
+    let (ids, restarts): (Vec<usize>, Vec<train::Restart>) = all.into_iter().unzip();
+    Ok(Some(Outcome {
+        best: train::best_of(&restarts),
+        restarts,
+        ids,
+        notes: local.notes,
+    }))
+}
+
+/// The root's part: the rule file, the figure and the summary.
+fn finish(a: &TrainArgs, t: &Trained, outcome: &Outcome, started: Instant) -> Result<Value> {
+    let (set, spec, visible, cfg, pairs_cfg) = (&t.set, t.spec, t.visible, &t.cfg, &t.pairs_cfg);
+    let (pairs_json, (read_s, extract_s, train_s)) = (&t.pairs_json, t.times);
     let rule = assemble(
         a,
-        &set,
+        set,
         spec,
         visible,
-        &cfg,
-        &pairs_cfg,
-        &outcome,
+        cfg,
+        pairs_cfg,
+        outcome,
         pairs_json.clone(),
     )?;
     write_rule(&a.out, a.force, &rule)?;
@@ -417,11 +505,16 @@ pub fn run(a: &TrainArgs) -> Result<Value> {
         "pairs": pairs_json,
         "timing": {"read_s": read_s, "pairs_s": extract_s, "train_s": train_s,
                    "total_s": started.elapsed().as_secs_f64()},
+        "ranks": world_size(),
     });
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
     }
     Ok(summary)
+}
+
+fn world_size() -> usize {
+    crate::cluster::world_rank_size().1
 }
 
 fn to_rows(w: &[f32], visible: usize) -> Vec<Vec<f64>> {

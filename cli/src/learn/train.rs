@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 
 use super::dataset::Pairs;
 use super::rule_file::TracePoint;
+use crate::io::wire::{Reader, Writer};
 
 /// Stream job of the restarts (lane = restart index).
 pub const JOB_RESTART: u64 = 0x7a11_0001;
@@ -122,6 +123,9 @@ pub struct TrainConfig {
     pub free_bias: bool,
     /// Visible units whose weights stay at exactly 0 (empty: none).
     pub fixed_zero: Vec<bool>,
+    /// (member, members): run only the restarts r with r mod members = member (the rest
+    /// run on other MPI ranks); (0, 1) runs them all.
+    pub share: (usize, usize),
     /// Θ-RBM settings (rbm only).
     pub rbm: RbmConfig,
 }
@@ -224,8 +228,10 @@ pub struct Restart {
 /// All restarts, in restart order, and the best one (largest held-out estimate).
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// Every restart.
+    /// Every restart run here (all of them unless `share` split them).
     pub restarts: Vec<Restart>,
+    /// The restart number of each entry of `restarts`.
+    pub ids: Vec<usize>,
     /// Index of the best.
     pub best: usize,
     /// Estimator-specific notes (e.g. the Θ-RBM fit).
@@ -407,23 +413,82 @@ fn run_all<O: Objective>(obj: &O, cfg: &TrainConfig, notes: Value) -> Result<Out
     if !cfg.fixed_zero.is_empty() && cfg.fixed_zero.len() != obj.visible() {
         bail!("internal: fixed-zero mask of the wrong length");
     }
-    let bar = Progress::with_unit((cfg.restarts * cfg.max_epochs) as u64, "train ", "epochs");
-    let restarts: Vec<Restart> = (0..cfg.restarts)
-        .into_par_iter()
-        .map(|r| run_restart(obj, cfg, r, &bar))
+    let (member, members) = cfg.share;
+    let ids: Vec<usize> = (0..cfg.restarts)
+        .filter(|r| r % members.max(1) == member)
+        .collect();
+    let bar = Progress::with_unit((ids.len() * cfg.max_epochs) as u64, "train ", "epochs");
+    let restarts: Vec<Restart> = ids
+        .par_iter()
+        .map(|&r| run_restart(obj, cfg, r, &bar))
         .collect::<Result<_>>()?;
     bar.finish();
+    Ok(Outcome {
+        best: best_of(&restarts),
+        restarts,
+        ids,
+        notes,
+    })
+}
+
+/// Index of the best restart: the largest held-out estimate, the first on ties.
+pub fn best_of(restarts: &[Restart]) -> usize {
     let mut best = 0;
     for (i, r) in restarts.iter().enumerate() {
         if r.heldout > restarts[best].heldout {
             best = i;
         }
     }
-    Ok(Outcome {
-        restarts,
-        best,
-        notes,
-    })
+    best
+}
+
+impl Restart {
+    /// Exact binary encoding (for MPI messages).
+    pub fn encode(&self, w: &mut Writer) {
+        w.floats32(&self.weights);
+        w.floats32(&self.bias);
+        w.floats(&[self.train, self.heldout, self.weight_norm]);
+        w.u64(self.epochs as u64);
+        w.u64(self.trace.len() as u64);
+        for t in &self.trace {
+            w.u64(t.epoch as u64);
+            w.floats(&[t.train, t.heldout, t.weight_norm]);
+        }
+    }
+    /// Inverse of [`Restart::encode`].
+    pub fn decode(r: &mut Reader<'_>) -> Result<Restart> {
+        let weights = r.floats32()?;
+        let bias = r.floats32()?;
+        let v = r.floats()?;
+        let [train, heldout, weight_norm] = v[..] else {
+            bail!("a restart message is malformed");
+        };
+        let epochs = r.u64()? as usize;
+        let n = r.len(32)?;
+        let mut trace = Vec::with_capacity(n);
+        for _ in 0..n {
+            let epoch = r.u64()? as usize;
+            let v = r.floats()?;
+            let [train, heldout, weight_norm] = v[..] else {
+                bail!("a restart message is malformed");
+            };
+            trace.push(TracePoint {
+                epoch,
+                train,
+                heldout,
+                weight_norm,
+            });
+        }
+        Ok(Restart {
+            weights,
+            bias,
+            train,
+            heldout,
+            epochs,
+            weight_norm,
+            trace,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1384,6 +1449,7 @@ mod tests {
                 init_std: 0.05,
                 free_bias: true,
                 fixed_zero: Vec::new(),
+                share: (0, 1),
                 rbm: RbmConfig {
                     hidden: 1,
                     lr: 0.01,
