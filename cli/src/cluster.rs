@@ -45,8 +45,25 @@ pub fn init() -> Option<()> {
     None
 }
 
-/// Rank and size of the MPI world (0 and 1 without MPI).
+thread_local! {
+    static SOLO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` as a process of its own: inside it [`Team::world`] is [`Team::solo`], so a
+/// command called from a rank's share of a larger one (the flow of one starting
+/// temperature) does all its work locally.
+pub fn solo<T>(f: impl FnOnce() -> T) -> T {
+    let before = SOLO.with(|s| s.replace(true));
+    let out = f();
+    SOLO.with(|s| s.set(before));
+    out
+}
+
+/// Rank and size of the MPI world (0 and 1 without MPI, or inside [`solo`]).
 pub fn world_rank_size() -> (usize, usize) {
+    if SOLO.with(|s| s.get()) {
+        return (0, 1);
+    }
     #[cfg(feature = "mpi")]
     if MPI_ON.load(Ordering::SeqCst) {
         use mpi::traits::Communicator;

@@ -22,6 +22,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use crate::cluster::{self, Team};
 use crate::command::IsingModel;
 use crate::command::coarsen::{self, CoarsenArgs};
 use crate::command::mi::{self, MiArgs};
@@ -339,6 +340,24 @@ pub fn run(a: &FlowArgs) -> Result<Value> {
 /// `rsmi flow` without printing the summary (library callers); writes the same files and
 /// returns flow.json's content.
 pub fn compute(a: &FlowArgs) -> Result<Value> {
+    let team = Team::world();
+    let setup = team.agree(setup(a, &team))?;
+    flows(a, &team, setup)
+}
+
+/// What the checks of [`setup`] establish.
+struct Setup {
+    started: Instant,
+    starts: Vec<(f64, usize, Option<PathBuf>)>,
+    sizes: Vec<usize>,
+    ref_samples: usize,
+    flow_json: PathBuf,
+    flow_png: PathBuf,
+    collapse_png: PathBuf,
+}
+
+/// Every check before work starts (the root also checks the output files).
+fn setup(a: &FlowArgs, team: &Team) -> Result<Setup> {
     let started = Instant::now();
     if a.model != IsingModel::Ising2d {
         bail!(
@@ -427,14 +446,40 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
             sizes[1]
         );
     }
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("could not create {}", a.out.display()))?;
     let flow_json = a.out.join("flow.json");
     let flow_png = a.out.join("flow.png");
     let collapse_png = a.out.join("collapse.png");
-    for p in [&flow_json, &flow_png, &collapse_png] {
-        check_output_path(p, a.force)?;
+    if team.is_root() {
+        std::fs::create_dir_all(&a.out)
+            .with_context(|| format!("could not create {}", a.out.display()))?;
+        for p in [&flow_json, &flow_png, &collapse_png] {
+            check_output_path(p, a.force)?;
+        }
     }
+    Ok(Setup {
+        started,
+        starts,
+        sizes,
+        ref_samples,
+        flow_json,
+        flow_png,
+        collapse_png,
+    })
+}
+
+/// The reference samples (sampled by the whole team), the flows (each starting
+/// temperature by one rank) and, on the root, the fits and files.
+fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
+    let Setup {
+        started,
+        starts,
+        sizes,
+        ref_samples,
+        flow_json,
+        flow_png,
+        collapse_png,
+    } = setup;
+    let size = sizes[0];
     let max_t0 = starts
         .iter()
         .map(|s| ((s.0 - T_C) / T_C).abs())
@@ -449,8 +494,13 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
 
     // 1. Reference samples of the original model at every coarse size.
     let ref_dir = a.out.join("reference");
-    std::fs::create_dir_all(&ref_dir)
-        .with_context(|| format!("could not create {}", ref_dir.display()))?;
+    let made = if team.is_root() {
+        std::fs::create_dir_all(&ref_dir)
+            .with_context(|| format!("could not create {}", ref_dir.display()))
+    } else {
+        Ok(())
+    };
+    team.agree(made)?;
     let ref_seed = a.seed;
     let mut grids = Vec::new();
     for n in 1..=a.levels {
@@ -462,29 +512,46 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
         g.sort_by(f64::total_cmp);
         g.dedup();
         if g.len() < 4 {
-            bail!("--ref-grid needs at least 4 distinct temperatures");
+            return Err(cluster::Collective(
+                "--ref-grid needs at least 4 distinct temperatures".into(),
+            )
+            .into());
         }
         grids.push(g);
     }
     let ref_path = |s: usize, t: f64| ref_dir.join(format!("L{s}_T{t}.npz"));
     for n in 1..=a.levels {
         let s = sizes[n];
-        let todo: Vec<f64> = grids[n - 1]
-            .iter()
-            .copied()
-            .filter(|&t| !reference_ok(&ref_path(s, t), s, t, ref_samples, ref_seed))
+        // The root decides what is missing; the whole team samples it.
+        let todo: Vec<f64> = if team.is_root() {
+            grids[n - 1]
+                .iter()
+                .copied()
+                .filter(|&t| !reference_ok(&ref_path(s, t), s, t, ref_samples, ref_seed))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let todo: Vec<f64> = team
+            .broadcast(todo.iter().flat_map(|t| t.to_le_bytes()).collect())
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
             .collect();
         if todo.is_empty() {
-            eprintln!(
-                "rsmi flow: reference samples at L = {s} found in {}",
-                ref_dir.display()
-            );
+            if team.is_root() {
+                eprintln!(
+                    "rsmi flow: reference samples at L = {s} found in {}",
+                    ref_dir.display()
+                );
+            }
             continue;
         }
-        eprintln!(
-            "rsmi flow: sampling the reference at L = {s} ({} temperatures × {ref_samples} samples)",
-            todo.len()
-        );
+        if team.is_root() {
+            eprintln!(
+                "rsmi flow: sampling the reference at L = {s} ({} temperatures × {ref_samples} samples)",
+                todo.len()
+            );
+        }
         // One command per size; with several temperatures it writes L<s>_T<t>.npz.
         let out = if todo.len() == 1 {
             ref_path(s, todo[0])
@@ -494,33 +561,13 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
         sample::run(&sample_args(s, todo, ref_samples, ref_seed, out, a.threads))?;
     }
     tick("reference_sampling", &mut lap);
-    let mut curves: Vec<Vec<Curve>> = Vec::new(); // [level-1][nn, diag, m2]
-    for n in 1..=a.levels {
-        let s = sizes[n];
-        let mut c: Vec<Curve> = (0..3)
-            .map(|_| Curve {
-                t: Vec::new(),
-                y: Vec::new(),
-                err: Vec::new(),
-            })
-            .collect();
-        for &t in &grids[n - 1] {
-            let o = observables(&ref_path(s, t), a.bins)?;
-            for (k, curve) in c.iter_mut().enumerate() {
-                curve.t.push(t);
-                curve.y.push(o[k].0);
-                curve.err.push(o[k].1);
-            }
-        }
-        curves.push(c);
-    }
+    let curves = team.agree(reference_curves(a, &sizes, &grids, &ref_path))?;
     tick("reference_observables", &mut lap);
 
     // 2. The flows.
-    let mut flows = Vec::new();
     let mut mi_cache: std::collections::HashMap<(String, usize, u64), (f64, f64)> =
         Default::default();
-    for (i, (t0, _, given)) in starts.iter().enumerate() {
+    let mut one = |i: usize, t0: &f64, given: &Option<PathBuf>| -> Result<Value> {
         let fd = FlowDir {
             dir: a.out.join(format!("T{t0}")),
         };
@@ -681,8 +728,68 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
             readings.push(r);
             current = next;
         }
-        flows.push((t0, levels_json, readings));
-    }
+        Ok(json!({"i": i, "levels": levels_json, "readings": readings}))
+    };
+    // Each starting temperature is one rank's, computed there as a process of its own
+    // (its sampling and training do not involve the other ranks); the root collects
+    // them in temperature order. Readings go through JSON, which round-trips floats.
+    let mine: Result<Vec<Value>> = starts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| team.owns(*i))
+        .map(|(i, (t0, _, given))| cluster::solo(|| one(i, t0, given)))
+        .collect();
+    let mine = team.agree(mine)?;
+    let Some(parts) = team.gather(serde_json::to_vec(&mine)?) else {
+        // Not the root: wait for the root's verdict on the fits and files.
+        team.agree(Ok(()))?;
+        return Ok(Value::Null);
+    };
+    let result = (|| -> Result<Value> {
+        let mut all: Vec<Value> = Vec::new();
+        for p in &parts {
+            all.extend(serde_json::from_slice::<Vec<Value>>(p)?);
+        }
+        all.sort_by_key(|v| v["i"].as_u64().unwrap_or(u64::MAX));
+        if all.len() != starts.len() {
+            bail!("internal: {} of {} flows arrived", all.len(), starts.len());
+        }
+        let mut flows = Vec::new();
+        for (v, s) in all.into_iter().zip(&starts) {
+            let levels: Vec<Value> = serde_json::from_value(v["levels"].clone())?;
+            let readings: Vec<Vec<Option<(f64, f64)>>> =
+                serde_json::from_value(v["readings"].clone())?;
+            flows.push((&s.0, levels, readings));
+        }
+        fit_and_write(
+            a,
+            &flows,
+            &sizes,
+            &grids,
+            ref_samples,
+            started,
+            timings,
+            [&flow_json, &flow_png, &collapse_png],
+        )
+    })();
+    let out = team.agree(result)?;
+    Ok(out)
+}
+
+/// T_c and ν from the flows, flow.json and the figures (the root's part).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn fit_and_write(
+    a: &FlowArgs,
+    flows: &[(&f64, Vec<Value>, Vec<Vec<Option<(f64, f64)>>>)],
+    sizes: &[usize],
+    grids: &[Vec<f64>],
+    ref_samples: usize,
+    started: Instant,
+    timings: serde_json::Map<String, Value>,
+    [flow_json, flow_png, collapse_png]: [&PathBuf; 3],
+) -> Result<Value> {
+    let size = sizes[0];
+    let ref_seed = a.seed;
 
     // 3. T_c and ν per thermometer and from the mean T_eff.
     let t0s: Vec<f64> = flows.iter().map(|f| *f.0).collect();
@@ -752,7 +859,7 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
     };
     // Flow direction: away from T_c at every level.
     let mut violations = Vec::new();
-    for f in &flows {
+    for f in flows {
         let mut prev = *f.0;
         for l in f.1.iter().skip(1) {
             let t = l["t_eff"]["value"].as_f64().unwrap_or(f64::NAN);
@@ -796,15 +903,45 @@ pub fn compute(a: &FlowArgs) -> Result<Value> {
         "build": provenance::build_info(),
         "run": {"threads": a.threads, "wall_seconds": wall, "seconds": timings},
     });
-    crate::plot::flow::plot_flow(&out, &flow_png, true)?;
-    crate::plot::flow::plot_collapse(&out, &collapse_png, true)?;
-    write_atomic(&flow_json, true, |f| {
+    crate::plot::flow::plot_flow(&out, flow_png, true)?;
+    crate::plot::flow::plot_collapse(&out, collapse_png, true)?;
+    write_atomic(flow_json, true, |f| {
         use std::io::Write;
         f.write_all(serde_json::to_string_pretty(&out)?.as_bytes())?;
         f.write_all(b"\n")?;
         Ok(())
     })?;
     Ok(out)
+}
+
+/// The nn, diagonal and ⟨m²⟩ curves of the reference samples, per level.
+fn reference_curves(
+    a: &FlowArgs,
+    sizes: &[usize],
+    grids: &[Vec<f64>],
+    ref_path: &dyn Fn(usize, f64) -> PathBuf,
+) -> Result<Vec<Vec<Curve>>> {
+    let mut curves: Vec<Vec<Curve>> = Vec::new(); // [level-1][nn, diag, m2]
+    for n in 1..=a.levels {
+        let s = sizes[n];
+        let mut c: Vec<Curve> = (0..3)
+            .map(|_| Curve {
+                t: Vec::new(),
+                y: Vec::new(),
+                err: Vec::new(),
+            })
+            .collect();
+        for &t in &grids[n - 1] {
+            let o = observables(&ref_path(s, t), a.bins)?;
+            for (k, curve) in c.iter_mut().enumerate() {
+                curve.t.push(t);
+                curve.y.push(o[k].0);
+                curve.err.push(o[k].1);
+            }
+        }
+        curves.push(c);
+    }
+    Ok(curves)
 }
 
 fn print_summary(out: &Value) {

@@ -1,15 +1,15 @@
 //! `rsmi train`: learn a coarse-graining rule P_Λ(H|V) from a sample file by maximising
 //! I(H:E) (docs/method.md#training), written as RULE.json ([`crate::learn::rule_file`]).
 
+use crate::cluster::Team;
 use crate::io::atomic::check_output_path;
+use crate::io::wire::{Reader, Writer};
 use crate::learn::builtin::exact_table;
 use crate::learn::dataset::{self, Input, Model, PairConfig, SampleSet};
 use crate::learn::rule_file::{
     FORMAT, GeometrySpec, MiSummary, RestartSummary, RuleFile, normalise, write_rule,
 };
 use crate::learn::train::{self, Estimator, Outcome, RbmConfig, TrainConfig};
-use crate::cluster::Team;
-use crate::io::wire::{Reader, Writer};
 use crate::provenance;
 use anyhow::{Context, Result, bail};
 use rsmi_core::learn::geometry::Block;
