@@ -1,6 +1,7 @@
 //! `rsmi bench`: every Ising kernel measured in one run on this machine.
 
 use super::IsingModel;
+use crate::cluster::{Collective, Team};
 use crate::provenance;
 use anyhow::{Result, bail};
 use rsmi_core::ising::{
@@ -28,6 +29,11 @@ pub struct BenchArgs {
     /// Print one JSON object per kernel on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Under `mpirun -n P` (a build with --features mpi): every rank measures at the same
+    /// time, on the wall clock; rank 0 reports the per-rank rates (weak scaling) and
+    /// their sum, the aggregate rate.
+    #[arg(long)]
+    pub mpi: bool,
 }
 
 /// One kernel's result.
@@ -53,10 +59,15 @@ struct Clock {
     cpu: bool,
 }
 
+/// Time on the wall clock even where thread CPU time exists (`rsmi bench --mpi`: ranks
+/// that share a node's memory or cores must show it in their rates).
+static WALL_CLOCK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl Clock {
     fn new() -> Self {
         Clock {
-            cpu: thread_cpu_seconds().is_some(),
+            cpu: !WALL_CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+                && thread_cpu_seconds().is_some(),
         }
     }
     fn now(&self, wall0: Instant) -> f64 {
@@ -246,6 +257,22 @@ pub fn measure(model: IsingModel, size: usize, seconds: f64) -> Result<Vec<Rate>
 
 /// Run `rsmi bench`.
 pub fn run(args: &BenchArgs) -> Result<Vec<Value>> {
+    let team = Team::world();
+    if team.is_mpi() && !args.mpi {
+        return Err(Collective(
+            "under mpirun, rsmi bench needs --mpi (every rank then measures at once and rank 0 \
+             reports per-rank and aggregate rates)"
+                .into(),
+        )
+        .into());
+    }
+    if args.mpi {
+        return run_mpi(args, &team);
+    }
+    run_local(args)
+}
+
+fn check_args(args: &BenchArgs) -> Result<usize> {
     let size = args.size.unwrap_or(match args.model {
         IsingModel::Ising2d => 256,
         IsingModel::Ising1d => 65536,
@@ -254,6 +281,79 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Value>> {
         bail!("--seconds must be a positive number");
     }
     Geometry::new(args.model.dim(), size).map_err(|e| anyhow::anyhow!("--size {size}: {e}"))?;
+    Ok(size)
+}
+
+/// `rsmi bench --mpi`: all ranks measure at once (wall clock); rank 0 prints, per kernel,
+/// the per-rank rates and their sum.
+fn run_mpi(args: &BenchArgs, team: &Team) -> Result<Vec<Value>> {
+    let size = team.agree(check_args(args))?;
+    WALL_CLOCK.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rates = team.agree(measure(args.model, size, args.seconds));
+    WALL_CLOCK.store(false, std::sync::atomic::Ordering::Relaxed);
+    let rates = rates?;
+    let mine: Vec<u8> = rates
+        .iter()
+        .flat_map(|r| r.flips_per_ns.to_le_bytes())
+        .collect();
+    let Some(parts) = team.gather(mine) else {
+        return Ok(Vec::new());
+    };
+    let per_rank: Vec<Vec<f64>> = parts
+        .iter()
+        .map(|p| {
+            p.chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
+                .collect()
+        })
+        .collect();
+    let ranks = per_rank.len();
+    let simd = provenance::simd_level();
+    if !args.json {
+        println!(
+            "rsmi bench {} --mpi: {ranks} ranks at once, L={size}, wall clock, median of 9 batches per rank; simd: {simd}",
+            args.model.name()
+        );
+        println!(
+            "{:<18} {:>12} {:>12} {:>12} {:>14}",
+            "kernel", "min/rank", "median/rank", "max/rank", "aggregate"
+        );
+    }
+    let mut objs = Vec::new();
+    for (k, r) in rates.iter().enumerate() {
+        let mut v: Vec<f64> = per_rank.iter().filter_map(|p| p.get(k).copied()).collect();
+        let aggregate: f64 = v.iter().sum();
+        v.sort_by(f64::total_cmp);
+        let o = json!({
+            "kernel": r.kernel,
+            "model": args.model.name(),
+            "size": size,
+            "ranks": ranks,
+            "flips_per_ns_per_rank": v,
+            "median_per_rank": v[v.len() / 2],
+            "aggregate_flips_per_ns": aggregate,
+            "clock": "wall",
+            "simd": simd,
+        });
+        if args.json {
+            println!("{o}");
+        } else {
+            println!(
+                "{:<18} {:>12.4} {:>12.4} {:>12.4} {:>14.4}",
+                r.kernel,
+                v[0],
+                v[v.len() / 2],
+                v[v.len() - 1],
+                aggregate
+            );
+        }
+        objs.push(o);
+    }
+    Ok(objs)
+}
+
+fn run_local(args: &BenchArgs) -> Result<Vec<Value>> {
+    let size = check_args(args)?;
     if provenance::avx2_unused() {
         eprintln!("{}", provenance::AVX2_WARNING);
     }
