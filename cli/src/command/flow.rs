@@ -484,11 +484,14 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
         .iter()
         .map(|s| ((s.0 - T_C) / T_C).abs())
         .fold(0.0, f64::max);
-    let mut timings = serde_json::Map::new();
+    // Seconds per stage, summed over the starting temperatures (which may run side by side).
+    let timings = std::sync::Mutex::new(serde_json::Map::new());
     let mut lap = Instant::now();
-    let mut tick = |name: &str, t: &mut Instant| {
-        let prev = timings.get(name).and_then(Value::as_f64).unwrap_or(0.0);
-        timings.insert(name.into(), json!(prev + t.elapsed().as_secs_f64()));
+    let tick = |name: &str, t: &mut Instant| {
+        if let Ok(mut m) = timings.lock() {
+            let prev = m.get(name).and_then(Value::as_f64).unwrap_or(0.0);
+            m.insert(name.into(), json!(prev + t.elapsed().as_secs_f64()));
+        }
         *t = Instant::now();
     };
 
@@ -565,9 +568,14 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
     tick("reference_observables", &mut lap);
 
     // 2. The flows.
-    let mut mi_cache: std::collections::HashMap<(String, usize, u64), (f64, f64)> =
+    let mi_cache: std::sync::Mutex<std::collections::HashMap<(String, usize, u64), (f64, f64)>> =
         Default::default();
-    let mut one = |i: usize, t0: &f64, given: &Option<PathBuf>| -> Result<Value> {
+    let one = |i: usize,
+               t0: &f64,
+               given: &Option<PathBuf>,
+               threads: Option<usize>|
+     -> Result<Value> {
+        let mut lap = Instant::now();
         let fd = FlowDir {
             dir: a.out.join(format!("T{t0}")),
         };
@@ -588,7 +596,7 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
                     a.samples,
                     a.seed,
                     fd.level(0),
-                    a.threads,
+                    threads,
                 ))?;
                 fd.level(0)
             }
@@ -611,7 +619,7 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
                 ta.restarts = a.restarts;
                 ta.seed = a.seed.wrapping_add(n as u64);
                 ta.force = true;
-                ta.data.threads = a.threads;
+                ta.data.threads = threads;
                 train::run(&ta)?;
                 let mut rf = read_rule(&fd.rule(n))?;
                 if a.symmetry == Symmetry::Block {
@@ -639,7 +647,7 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
                 out: next.clone(),
                 mode: a.mode,
                 seed: a.seed.wrapping_add(1000 + n as u64),
-                threads: a.threads,
+                threads: threads,
                 force: true,
                 json: false,
             })?;
@@ -665,7 +673,7 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
             tick("thermometers", &mut lap);
             if a.thermometers.contains(&Thermometer::Mi) {
                 let rule = fd.used(n);
-                let y = mi_of(&rule, &next, a.seed, a.threads)?;
+                let y = mi_of(&rule, &next, a.seed, threads)?;
                 // The four grid points nearest the correlation thermometers' reading.
                 let guess = if corr.is_empty() {
                     *t0
@@ -680,11 +688,14 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
                 let mut pts = Vec::new();
                 for &t in &g {
                     let key = (rule_text.clone(), sizes[lv], t.to_bits());
-                    let v = match mi_cache.get(&key) {
-                        Some(v) => *v,
+                    let cached = mi_cache.lock().ok().and_then(|c| c.get(&key).copied());
+                    let v = match cached {
+                        Some(v) => v,
                         None => {
-                            let v = mi_of(&rule, &ref_path(sizes[lv], t), a.seed, a.threads)?;
-                            mi_cache.insert(key, v);
+                            let v = mi_of(&rule, &ref_path(sizes[lv], t), a.seed, threads)?;
+                            if let Ok(mut c) = mi_cache.lock() {
+                                c.insert(key, v);
+                            }
                             v
                         }
                     };
@@ -733,13 +744,31 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
     // Each starting temperature is one rank's, computed there as a process of its own
     // (its sampling and training do not involve the other ranks); the root collects
     // them in temperature order. Readings go through JSON, which round-trips floats.
-    let mine: Result<Vec<Value>> = starts
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| team.owns(*i))
-        .map(|(i, (t0, _, given))| cluster::solo(|| one(i, t0, given)))
-        .collect();
+    // A rank's temperatures run side by side, the threads shared out among them.
+    let owned: Vec<usize> = (0..starts.len()).filter(|i| team.owns(*i)).collect();
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let side = owned.len().clamp(1, threads);
+    let per = (threads / side).max(1);
+    let mine: Result<Vec<Value>> = rayon::ThreadPoolBuilder::new()
+        .num_threads(side)
+        .build()
+        .context("could not start the worker threads")
+        .and_then(|pool| {
+            pool.install(|| {
+                use rayon::prelude::*;
+                owned
+                    .par_iter()
+                    .map(|&i| {
+                        let (t0, _, given) = &starts[i];
+                        cluster::solo(|| one(i, t0, given, Some(per)))
+                    })
+                    .collect()
+            })
+        });
     let mine = team.agree(mine)?;
+    let timings = timings.into_inner().unwrap_or_default();
     let Some(parts) = team.gather(serde_json::to_vec(&mine)?) else {
         // Not the root: wait for the root's verdict on the fits and files.
         team.agree(Ok(()))?;
