@@ -568,8 +568,7 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
     tick("reference_observables", &mut lap);
 
     // 2. The flows.
-    let mi_cache: std::sync::Mutex<std::collections::HashMap<(String, usize, u64), (f64, f64)>> =
-        Default::default();
+    let mi_cache: std::sync::Mutex<MiCache> = Default::default();
     let one = |i: usize,
                t0: &f64,
                given: &Option<PathBuf>,
@@ -647,7 +646,7 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
                 out: next.clone(),
                 mode: a.mode,
                 seed: a.seed.wrapping_add(1000 + n as u64),
-                threads: threads,
+                threads,
                 force: true,
                 json: false,
             })?;
@@ -942,6 +941,9 @@ fn fit_and_write(
     })?;
     Ok(out)
 }
+
+/// I(H:E) (value, error) of a rule (its text) on the reference sample of (size, T bits).
+type MiCache = std::collections::HashMap<(String, usize, u64), (f64, f64)>;
 
 /// The nn, diagonal and ⟨m²⟩ curves of the reference samples, per level.
 fn reference_curves(
