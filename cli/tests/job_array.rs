@@ -158,7 +158,10 @@ fn merge_refuses_foreign_duplicated_missing_and_non_shard_files() {
     let mut v = args.clone();
     v.extend_from_slice(&["--out", s(&single)]);
     ok(&rsmi(&v));
-    refused(&[single.clone()], "not an rsmi checkpoint or shard file");
+    refused(
+        std::slice::from_ref(&single),
+        "not an rsmi checkpoint or shard file",
+    );
     // Bad task numbers.
     let o = task(&args, &out, 3, 3);
     assert!(
