@@ -29,6 +29,8 @@ enum Command {
     Mi(Box<rsmi_cli::command::mi::MiArgs>),
     /// Coarse-grain a sample file with a rule (one RG step) and write the coarse samples.
     Coarsen(rsmi_cli::command::coarsen::CoarsenArgs),
+    /// I(H:E) against the buffer width, with exponential and algebraic decay fits.
+    Scan(Box<rsmi_cli::command::scan::ScanArgs>),
     /// Fit the couplings of a sample file by maximum pseudo-likelihood (jackknife errors).
     Couplings(rsmi_cli::command::couplings::CouplingsArgs),
     /// Swendsen's linearised MCRG: y_t and y_h of a fixed rule applied repeatedly.
@@ -84,6 +86,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Mcrg(_) => "mcrg",
         Command::Flow(_) => "flow",
         Command::Merge(_) => "merge",
+        Command::Scan(_) => "scan",
         Command::Plot(_) => "plot",
     }
 }
@@ -151,6 +154,7 @@ fn run() -> ExitCode {
         Command::Mcrg(a) => rsmi_cli::command::mcrg::run(a).map(|_| ()),
         Command::Flow(a) => rsmi_cli::command::flow::run(a).map(|_| ()),
         Command::Merge(a) => sample::merge(a).map(|_| ()),
+        Command::Scan(a) => rsmi_cli::command::scan::run(a).map(|_| ()),
         Command::Plot(p) => rsmi_cli::command::plot::run(p).map(|_| ()),
     };
     match result {

@@ -104,6 +104,12 @@ enum Given {
 
 /// Run `rsmi mi`; returns the JSON result.
 pub fn run(a: &MiArgs) -> Result<Value> {
+    evaluate(a, None)
+}
+
+/// `rsmi mi` with the rule given in memory (`a.rule` then only names it): a RULE.json's
+/// weights applied with the buffer and environment of `a` where given (`rsmi scan`).
+pub fn evaluate(a: &MiArgs, rule: Option<RuleFile>) -> Result<Value> {
     validate_data(&a.data)?;
     if a.estimator == Estimator::Rbm {
         bail!("rsmi mi supports --estimator im or exact");
@@ -111,10 +117,19 @@ pub fn run(a: &MiArgs) -> Result<Value> {
     if a.groups < 2 {
         bail!("--groups must be at least 2");
     }
-    Builtin::check_spec(&a.rule)?;
-    let given = match Builtin::parse(&a.rule) {
-        Some(b) => Given::Builtin(b),
-        None => Given::File(Box::new(read_rule(std::path::Path::new(&a.rule))?)),
+    let given = match rule {
+        Some(mut r) => {
+            r.geometry.buffer = a.buffer.unwrap_or(r.geometry.buffer);
+            r.geometry.env = a.env.unwrap_or(r.geometry.env);
+            Given::File(Box::new(r))
+        }
+        None => {
+            Builtin::check_spec(&a.rule)?;
+            match Builtin::parse(&a.rule) {
+                Some(b) => Given::Builtin(b),
+                None => Given::File(Box::new(read_rule(std::path::Path::new(&a.rule))?)),
+            }
+        }
     };
     let mut set = SampleSet::load(&a.data.data, a.data.input)?;
     if let (Given::File(r), None) = (&given, a.data.input) {

@@ -12,6 +12,7 @@ pub mod mi;
 pub mod plot;
 pub mod sample;
 pub mod sample_dimer;
+pub mod scan;
 pub mod train;
 
 /// Which Ising model.
