@@ -29,6 +29,8 @@ enum Command {
     Mi(Box<rsmi_cli::command::mi::MiArgs>),
     /// Coarse-grain a sample file with a rule (one RG step) and write the coarse samples.
     Coarsen(rsmi_cli::command::coarsen::CoarsenArgs),
+    /// Principal components, clusters and lattice symmetries of an ensemble of filters.
+    Ensemble(Box<rsmi_cli::command::ensemble::EnsembleArgs>),
     /// I(H:E) against the buffer width, with exponential and algebraic decay fits.
     Scan(Box<rsmi_cli::command::scan::ScanArgs>),
     /// Fit the couplings of a sample file by maximum pseudo-likelihood (jackknife errors).
@@ -87,6 +89,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Flow(_) => "flow",
         Command::Merge(_) => "merge",
         Command::Scan(_) => "scan",
+        Command::Ensemble(_) => "ensemble",
         Command::Plot(_) => "plot",
     }
 }
@@ -155,6 +158,7 @@ fn run() -> ExitCode {
         Command::Flow(a) => rsmi_cli::command::flow::run(a).map(|_| ()),
         Command::Merge(a) => sample::merge(a).map(|_| ()),
         Command::Scan(a) => rsmi_cli::command::scan::run(a).map(|_| ()),
+        Command::Ensemble(a) => rsmi_cli::command::ensemble::run(a).map(|_| ()),
         Command::Plot(p) => rsmi_cli::command::plot::run(p).map(|_| ()),
     };
     match result {

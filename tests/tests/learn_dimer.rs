@@ -261,3 +261,84 @@ fn a7_dimer_filters_span_the_electric_field() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ensemble analysis (`rsmi ensemble`) of free-dimer filters: the filters of 6
+/// restarts (N_h = 2, 12 filters) span the electric-field plane — the leading two
+/// principal components against span{Ē_x, Ē_y} have both principal-angle cosines ≥ 0.8 —
+/// and the symmetry analysis finds the lattice rotations that turn the plane into itself
+/// by ±90° (Ē_x → ±Ē_y: the field is a vector), the emergent U(1) of the free model.
+#[test]
+fn ensemble_of_dimer_filters_spans_the_field_and_rotates_it() {
+    use rsmi_cli::command::ensemble::{self, EnsembleArgs};
+    let dir = std::env::temp_dir().join(format!("rsmi-ensemble-dimer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = sample(&dir, 2000, 5);
+    let out = dir.join("ensemble.json");
+    let mut a = TrainArgs::new(data, out.clone());
+    a.block = BLOCK;
+    a.buffer = 4;
+    a.env = 4;
+    a.hidden = 2;
+    a.restarts = 6;
+    a.seed = 11;
+    a.force = true;
+    train::run(&a).unwrap();
+    let res = ensemble::run(&EnsembleArgs {
+        rules: vec![out],
+        threshold: 0.9,
+        components: Some(2),
+        plot: None,
+        force: false,
+        json: false,
+    })
+    .unwrap();
+    assert_eq!(res["filters"], 12);
+    let comps: Vec<Vec<f64>> = res["pca"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let cos = principal_cosines(&comps, &[e_filter(true), e_filter(false)]);
+    let frac: Vec<f64> = res["pca"]["fraction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    eprintln!(
+        "ensemble: principal fractions {:.3?}, cosines with span(Ē) {cos:?}",
+        &frac[..4]
+    );
+    assert!(cos[1] >= 0.8, "principal cosines {cos:?}");
+    assert!(
+        frac[0] + frac[1] > 0.9,
+        "two directions carry the ensemble: {frac:?}"
+    );
+    let quarter_turns: Vec<&serde_json::Value> = res["symmetry"]["subspace_invariant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            let op = s["op"].as_str().unwrap();
+            let deg = s["action"]["degrees"].as_f64().unwrap_or(0.0);
+            !op.contains("mirror")
+                && (op.contains("rot90") || op.contains("rot270"))
+                && (deg.abs() - 90.0).abs() < 10.0
+        })
+        .collect();
+    eprintln!("quarter turns rotating the plane by ±90°: {quarter_turns:?}");
+    assert!(
+        !quarter_turns.is_empty(),
+        "no lattice rotation acts as a quarter turn on the filter plane: {}",
+        res["symmetry"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

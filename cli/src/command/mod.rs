@@ -6,6 +6,7 @@ pub mod bench_dimer;
 pub mod coarsen;
 pub mod couplings;
 pub mod demo;
+pub mod ensemble;
 pub mod flow;
 pub mod mcrg;
 pub mod mi;
