@@ -263,6 +263,41 @@ impl Im {
         grads: Grads<'_>,
     ) -> Result<f64, Error> {
         let n = self.check(&params, v, e)?;
+        self.check_grads(&grads)?;
+        let (a, p, logq, c) = self.forward(path, &params, v, e, work, n)?;
+        let mut sums = Sums::default();
+        self.sums(p, logq, n, &mut sums);
+        self.backward(path, v, e, (a, p, logq, c), &sums, grads)?;
+        Ok(sums.value())
+    }
+
+    /// One part of a batch split over several processes (data-parallel training): the
+    /// gradient of Î of the *whole* batch restricted to this part's pairs, given the
+    /// whole batch's `marginal` (its [`Sums::p_sum`] and [`Sums::n`]; only those are read).
+    /// Once P̂ is known Î's gradient is a sum over pairs, so the parts' gradients add up
+    /// to [`Im::value_and_gradient`]'s (up to rounding). Returns this part's [`Sums`]
+    /// (from which the whole batch's value follows). `grads` is overwritten.
+    #[allow(clippy::too_many_arguments)]
+    pub fn part_gradient(
+        &self,
+        path: Path,
+        params: Params<'_>,
+        v: &[f32],
+        e: &[f32],
+        work: &mut [f32],
+        marginal: &Sums,
+        grads: Grads<'_>,
+    ) -> Result<Sums, Error> {
+        let n = self.check(&params, v, e)?;
+        self.check_grads(&grads)?;
+        let (a, p, logq, c) = self.forward(path, &params, v, e, work, n)?;
+        let mut sums = Sums::default();
+        self.sums(p, logq, n, &mut sums);
+        self.backward(path, v, e, (a, p, logq, c), marginal, grads)?;
+        Ok(sums)
+    }
+
+    fn check_grads(&self, grads: &Grads<'_>) -> Result<(), Error> {
         check_len("weight gradient", self.rule.weights(), grads.weights.len())?;
         check_len("bias gradient", self.rule.hidden, grads.bias.len())?;
         check_len(
@@ -274,20 +309,31 @@ impl Im {
             "decoder bias gradient",
             self.decoder.states(),
             grads.d.len(),
-        )?;
-        let (a, p, logq, c) = self.forward(path, &params, v, e, work, n)?;
-        let mut sums = Sums::default();
-        self.sums(p, logq, n, &mut sums);
+        )
+    }
+
+    /// The gradients from the forward pass's views, with the batch marginal `marginal`.
+    #[allow(clippy::type_complexity)]
+    fn backward(
+        &self,
+        path: Path,
+        v: &[f32],
+        e: &[f32],
+        (a, p, logq, c): (&mut [f32], &mut [f32], &mut [f32], &mut [f32]),
+        marginal: &Sums,
+        grads: Grads<'_>,
+    ) -> Result<(), Error> {
         let ns = self.rule.states();
-        // ln P̂(h); configurations with P̂ = 0 have P = 0 in every row, so their
-        // coefficient never contributes (0 avoids ∞ · 0).
+        let total = marginal.n.max(1) as f64;
+        // ln P̂(h) of the whole batch; configurations with P̂ = 0 have P = 0 in every row,
+        // so their coefficient never contributes (0 avoids ∞ · 0).
         let mut ln_hat = [0.0f64; MAX_STATES];
-        for (l, &s) in ln_hat[..ns].iter_mut().zip(&sums.p_sum) {
+        for (l, &s) in ln_hat[..ns].iter_mut().zip(&marginal.p_sum) {
             if s > 0.0 {
-                *l = libm::log(s / n as f64);
+                *l = libm::log(s / total);
             }
         }
-        let inv_n = 1.0 / n.max(1) as f64;
+        let inv_n = 1.0 / total;
         for (cr, qr) in c.chunks_exact_mut(ns).zip(logq.chunks_exact(ns)) {
             for ((cs, &ls), &lh) in cr.iter_mut().zip(qr).zip(&ln_hat) {
                 *cs = ((ls as f64 - lh) * inv_n) as f32;
@@ -316,7 +362,7 @@ impl Im {
                 kernels::decoder_backward(self.decoder, e, p, logq, scale, grads.u, grads.d)?;
             }
         }
-        Ok(sums.value())
+        Ok(())
     }
 }
 
@@ -342,6 +388,121 @@ mod tests {
             d: &x[nw + nh + nu..],
         };
         im.value(path, params, v, e, work).unwrap()
+    }
+
+    /// A batch split into parts (data-parallel training): with the whole batch's marginal
+    /// the parts' gradients add up to the whole batch's, on both paths (f32 rounding:
+    /// 1e-5 of the largest component).
+    #[test]
+    fn part_gradients_add_up_to_the_batch_gradient() {
+        const NV: usize = 4;
+        const NE: usize = 6;
+        const NH: usize = 2;
+        const N: usize = 37;
+        const NW: usize = NH * NV;
+        const NU: usize = 4 * NE;
+        const NP: usize = NW + NH + NU + 4;
+        let im = Im::new(NV, NE, NH).unwrap();
+        let mut rng = stream(5, 1, 0);
+        let mut r = || (2.0 * uniform(&mut rng) - 1.0) as f32;
+        let w: [f32; NW] = core::array::from_fn(|_| r());
+        let b: [f32; NH] = core::array::from_fn(|_| 0.3 * r());
+        let u: [f32; NU] = core::array::from_fn(|_| r());
+        let d: [f32; 4] = core::array::from_fn(|_| 0.5 * r());
+        let v: [f32; N * NV] = core::array::from_fn(|_| if r() > 0.0 { 1.0 } else { -1.0 });
+        let e: [f32; N * NE] = core::array::from_fn(|_| if r() > 0.0 { 1.0 } else { -1.0 });
+        let params = Params {
+            weights: &w,
+            bias: &b,
+            u: &u,
+            d: &d,
+        };
+        let mut work = [0.0f32; 64 * (NH + 12)];
+        let flat = |gw: &[f32], gb: &[f32], gu: &[f32], gd: &[f32]| -> [f64; NP] {
+            let mut x = [0.0f64; NP];
+            for (y, g) in x.iter_mut().zip(gw.iter().chain(gb).chain(gu).chain(gd)) {
+                *y = *g as f64;
+            }
+            x
+        };
+        for path in [Path::Scalar, Path::F32x8] {
+            let (mut gw, mut gb, mut gu, mut gd) =
+                ([0.0f32; NW], [0.0f32; NH], [0.0f32; NU], [0.0f32; 4]);
+            let value = im
+                .value_and_gradient(
+                    path,
+                    params,
+                    &v,
+                    &e,
+                    &mut work[..im.workspace_len(N)],
+                    Grads {
+                        weights: &mut gw,
+                        bias: &mut gb,
+                        u: &mut gu,
+                        d: &mut gd,
+                    },
+                )
+                .unwrap();
+            let whole = flat(&gw, &gb, &gu, &gd);
+            // Parts of 10, 20 and 7 pairs; the marginal summed from the parts.
+            let cuts = [0, 10, 30, N];
+            let mut marginal = Sums::default();
+            for k in 0..3 {
+                let (lo, hi) = (cuts[k], cuts[k + 1]);
+                im.accumulate(
+                    path,
+                    params,
+                    &v[lo * NV..hi * NV],
+                    &e[lo * NE..hi * NE],
+                    &mut work[..im.workspace_len(hi - lo)],
+                    &mut marginal,
+                )
+                .unwrap();
+            }
+            let mut total = [0.0f64; NP];
+            let mut sums = Sums::default();
+            for k in 0..3 {
+                let (lo, hi) = (cuts[k], cuts[k + 1]);
+                let (mut pw, mut pb, mut pu, mut pd) =
+                    ([0.0f32; NW], [0.0f32; NH], [0.0f32; NU], [0.0f32; 4]);
+                let part = im
+                    .part_gradient(
+                        path,
+                        params,
+                        &v[lo * NV..hi * NV],
+                        &e[lo * NE..hi * NE],
+                        &mut work[..im.workspace_len(hi - lo)],
+                        &marginal,
+                        Grads {
+                            weights: &mut pw,
+                            bias: &mut pb,
+                            u: &mut pu,
+                            d: &mut pd,
+                        },
+                    )
+                    .unwrap();
+                for (t, g) in total.iter_mut().zip(flat(&pw, &pb, &pu, &pd)) {
+                    *t += g;
+                }
+                for (a, b) in sums.p_sum.iter_mut().zip(&part.p_sum) {
+                    *a += b;
+                }
+                sums.cross += part.cross;
+                sums.n += part.n;
+            }
+            let max = whole.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            for (i, (t, w)) in total.iter().zip(&whole).enumerate() {
+                assert!(
+                    (t - w).abs() <= 1e-5 * max,
+                    "{path:?} component {i}: {t} vs {w}"
+                );
+            }
+            assert!(
+                (sums.value() - value).abs() < 1e-9,
+                "{path:?}: {} vs {value}",
+                sums.value()
+            );
+        }
     }
 
     /// Analytic gradients of both paths against Richardson-extrapolated central
