@@ -342,3 +342,68 @@ fn flow_gives_the_single_process_results() {
     };
     assert_eq!(read(&one), read(&many));
 }
+
+#[test]
+fn data_parallel_training_is_the_same_for_any_rank_count() {
+    let d = TempDir::new("mpi-dp");
+    let data = d.join("s.npz");
+    ok(&rsmi(&[
+        "sample",
+        "ising2d",
+        "--size",
+        "32",
+        "--temperature",
+        "2.3",
+        "--samples",
+        "800",
+        "--seed",
+        "2",
+        "--out",
+        s(&data),
+    ]));
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            s(&data),
+            "--restarts",
+            "2",
+            "--epochs",
+            "8",
+            "--seed",
+            "3",
+            "--data-parallel",
+            "4",
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let one = d.join("one.json");
+    let a = args(&one);
+    ok(&rsmi(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    for ranks in [2, 3] {
+        let many = d.join(&format!("p{ranks}.json"));
+        let a = args(&many);
+        let o = mpirun(ranks, &a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(bytes(&one), bytes(&many), "{ranks} ranks");
+    }
+    // More ranks than shards is refused, on every rank at once.
+    let a = args(&d.join("x.json"));
+    let mut a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let k = a.iter().position(|x| *x == "4").unwrap();
+    a[k] = "1";
+    let o = mpirun(2, &a);
+    assert!(!o.status.success());
+    assert_eq!(
+        stderr(&o)
+            .matches("fewer shards than the 2 MPI ranks")
+            .count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+}

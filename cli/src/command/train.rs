@@ -97,6 +97,11 @@ pub struct TrainArgs {
     /// Independent restarts from random initial rules.
     #[arg(long, default_value_t = 10)]
     pub restarts: usize,
+    /// Data-parallel training (`im` only): cut the pairs into D shards, each MPI rank
+    /// holding D / P of them, every Adam step using the pairs of all shards (restarts then
+    /// run one after another). The result depends on D, never on the number of ranks.
+    #[arg(long, value_name = "D")]
+    pub data_parallel: Option<usize>,
     /// Master seed (split, subsets, initialisations, minibatch order).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -190,6 +195,7 @@ impl TrainArgs {
             hidden: 1,
             estimator: Estimator::Im,
             restarts: 10,
+            data_parallel: None,
             seed: 1,
             out,
             force: false,
@@ -322,7 +328,7 @@ pub fn run(a: &TrainArgs) -> Result<Value> {
     let started = team.agree(prepare(a, &team))?;
     // Every rank trains its share of the restarts on its own copy of the data.
     let (local, trained) = team.agree(train_share(a, &team))?;
-    let outcome = team.agree(collect(&team, local))?;
+    let outcome = team.agree(collect(&team, local, a.data_parallel.is_some()))?;
     let result = match outcome {
         Some(outcome) => finish(a, &trained, &outcome, started),
         None => Ok(Value::Null),
@@ -396,6 +402,9 @@ fn train_share(a: &TrainArgs, team: &Team) -> Result<(Outcome, Trained)> {
     let free_bias = a.free_bias || !set.is_spin();
     let rbm_hidden = a.rbm_hidden.unwrap_or((visible + env_units).min(256));
     let mut cfg = train_config(a, free_bias, fixed, rbm_hidden);
+    if let Some(parts) = a.data_parallel {
+        return train_data_parallel(a, team, parts, set, spec, visible, cfg, pairs_cfg, read_s);
+    }
     cfg.share = (team.rank(), team.size());
     let t1 = Instant::now();
     let (outcome, pairs_json, extract_s) = pool.install(|| -> Result<_> {
@@ -441,10 +450,91 @@ fn train_share(a: &TrainArgs, team: &Team) -> Result<(Outcome, Trained)> {
     ))
 }
 
-/// Every rank's restarts on the root, in restart order (`None` on the other ranks).
-fn collect(team: &Team, local: Outcome) -> Result<Option<Outcome>> {
+/// `rsmi train --data-parallel D`: this rank's shards (d ≡ rank mod P), trained together
+/// with the other ranks' (see [`train::parallel`]).
+#[allow(clippy::too_many_arguments)]
+fn train_data_parallel(
+    a: &TrainArgs,
+    team: &Team,
+    parts: usize,
+    set: SampleSet,
+    spec: GeometrySpec,
+    visible: usize,
+    cfg: TrainConfig,
+    pairs_cfg: PairConfig,
+    read_s: f64,
+) -> Result<(Outcome, Trained)> {
+    let (rank, ranks) = if team.is_mpi() {
+        (team.rank(), team.size())
+    } else {
+        (0, 1)
+    };
+    if a.estimator != Estimator::Im {
+        bail!("--data-parallel works with --estimator im only");
+    }
+    if !(1..=4096).contains(&parts) {
+        bail!("--data-parallel must be between 1 and 4096 shards (got {parts})");
+    }
+    if parts < ranks {
+        bail!(
+            "--data-parallel {parts} gives fewer shards than the {ranks} MPI ranks; use at least {ranks}"
+        );
+    }
+    let t1 = Instant::now();
+    let mut shards = Vec::new();
+    let mut available = (0, 0);
+    let mut samples = (0, 0);
+    for d in (0..parts).filter(|d| d % ranks == rank) {
+        let ds = dataset::build_part(&set, &pairs_cfg, (d, parts))?;
+        available = ds.available;
+        samples = (ds.train_samples, ds.heldout_samples);
+        shards.push(train::parallel::Shard {
+            index: d,
+            train: ds.train,
+            heldout: ds.heldout,
+        });
+    }
+    let own_train: usize = shards.iter().map(|s| s.train.len()).sum();
+    let own_held: usize = shards.iter().map(|s| s.heldout.len()).sum();
+    let n_train = team.sum(own_train as u64) as usize;
+    let n_held = team.sum(own_held as u64) as usize;
+    if n_train == 0 || n_held == 0 {
+        bail!("no training or held-out pairs: the data set is too small for this geometry");
+    }
+    let sizes: Vec<usize> = (0..parts)
+        .map(|d| dataset::part_range(n_train, d, parts).len())
+        .collect();
+    let extract_s = t1.elapsed().as_secs_f64();
+    let pairs_json = json!({
+        "train": n_train, "heldout": n_held,
+        "train_samples": samples.0, "heldout_samples": samples.1,
+        "available": {"train": available.0, "heldout": available.1},
+        "data_parallel_shards": parts,
+    });
+    let outcome = train::parallel::train_im_parallel(&cfg, team, shards, sizes)?;
+    let train_s = t1.elapsed().as_secs_f64() - extract_s;
+    Ok((
+        outcome,
+        Trained {
+            set,
+            spec,
+            visible,
+            cfg,
+            pairs_cfg,
+            pairs_json,
+            times: (read_s, extract_s, train_s),
+        },
+    ))
+}
+
+/// Every rank's restarts on the root, in restart order (`None` on the other ranks). With
+/// `--data-parallel` every rank already holds every restart.
+fn collect(team: &Team, local: Outcome, data_parallel: bool) -> Result<Option<Outcome>> {
     if !team.is_mpi() {
         return Ok(Some(local));
+    }
+    if data_parallel {
+        return Ok(team.is_root().then_some(local));
     }
     let mut w = Writer::new();
     for (id, r) in local.ids.iter().zip(&local.restarts) {

@@ -527,6 +527,7 @@ fn extract_pair(
 
 /// Pairs of the listed samples (sorted), every position and copy, capped at `cap` by a
 /// seeded subset.
+#[allow(clippy::too_many_arguments)]
 fn pairs_of(
     set: &SampleSet,
     g: &Geometry,
@@ -535,11 +536,17 @@ fn pairs_of(
     copies: u64,
     cap: usize,
     rng: &mut Xoshiro256PlusPlus,
+    (part, parts): (usize, usize),
 ) -> Result<(Pairs, u64)> {
     let positions = g.positions(set.rows, set.cols, stride)? as u64;
     let per_sample = positions * copies;
     let total = samples.len() as u64 * per_sample;
     let chosen = subset(total, cap as u64, rng);
+    // Part `part` of `parts`: a contiguous range of the chosen pairs (data-parallel).
+    let chosen = {
+        let n = chosen.len();
+        chosen[part_range(n, part, parts)].to_vec()
+    };
     let (nv, ne) = (g.visible_len() * set.channels, g.env_len() * set.channels);
     let n = chosen.len();
     let mut pairs = Pairs {
@@ -582,8 +589,22 @@ fn pairs_of(
     Ok((pairs, total))
 }
 
+/// Rows of part `part` of `parts` of a list of `n`: [⌊part·n/parts⌋, ⌊(part+1)·n/parts⌋).
+pub fn part_range(n: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
+    let parts = parts.max(1);
+    let at = |k: usize| ((k as u128 * n as u128) / parts as u128) as usize;
+    at(part.min(parts))..at((part + 1).min(parts))
+}
+
 /// Build the training and held-out pairs (see the module docs).
 pub fn build(set: &SampleSet, cfg: &PairConfig) -> Result<Dataset> {
+    build_part(set, cfg, (0, 1))
+}
+
+/// Part `part` of `parts` of the data set [`build`] gives: the same split, subsets and
+/// row order, each of the training and held-out lists cut into `parts` contiguous ranges
+/// ([`part_range`]); `available` and the sample counts are those of the whole set.
+pub fn build_part(set: &SampleSet, cfg: &PairConfig, part: (usize, usize)) -> Result<Dataset> {
     let g = check_geometry(set, &cfg.geometry, cfg.stride)?;
     if !(cfg.heldout > 0.0 && cfg.heldout < 1.0) {
         bail!(
@@ -627,6 +648,7 @@ pub fn build(set: &SampleSet, cfg: &PairConfig) -> Result<Dataset> {
         copies,
         cfg.max_pairs,
         &mut stream(cfg.seed, JOB_SUBSET, 0),
+        part,
     )?;
     let (held_pairs, avail_h) = pairs_of(
         set,
@@ -636,6 +658,7 @@ pub fn build(set: &SampleSet, cfg: &PairConfig) -> Result<Dataset> {
         copies,
         held_cap,
         &mut stream(cfg.seed, JOB_SUBSET, 1),
+        part,
     )?;
     Ok(Dataset {
         geometry: g,

@@ -47,6 +47,8 @@ pub const JOB_DECODER: u64 = 0x7a11_0003;
 /// Stream job of the one-off random order of the `im` training pairs.
 pub const JOB_MIX: u64 = 0x7a11_0004;
 
+pub mod parallel;
+
 /// Rows per run of the `im` minibatches (see [`Mixed`]).
 const RUN: usize = 32;
 
@@ -329,7 +331,7 @@ pub fn weight_norm(w: &[f32], hidden: usize) -> f64 {
 }
 
 /// What an estimator provides to the restart driver.
-trait Objective: Sync {
+trait Objective {
     /// Per-restart state (e.g. the decoder).
     type State: Clone + Send;
     fn visible(&self) -> usize;
@@ -408,7 +410,7 @@ fn run_restart<O: Objective>(
     })
 }
 
-fn run_all<O: Objective>(obj: &O, cfg: &TrainConfig, notes: Value) -> Result<Outcome> {
+fn run_all<O: Objective + Sync>(obj: &O, cfg: &TrainConfig, notes: Value) -> Result<Outcome> {
     cfg.validate()?;
     if !cfg.fixed_zero.is_empty() && cfg.fixed_zero.len() != obj.visible() {
         bail!("internal: fixed-zero mask of the wrong length");

@@ -1,0 +1,440 @@
+//! Data-parallel training with the `im` estimator (`rsmi train --data-parallel D`): one
+//! restart on training pairs cut into D shards, for data sets larger than one node holds.
+//!
+//! The training and held-out pair lists of [`crate::learn::dataset::build`] are cut into
+//! D contiguous shards ([`crate::learn::dataset::part_range`]); MPI rank r builds and
+//! holds the shards d ≡ r (mod P) only. A step of Adam uses a minibatch made of
+//! ⌈batch / D⌉ pairs of every shard (each shard's pairs in a random order of runs of
+//! [`RUN`] rows, reshuffled every epoch from a seed all ranks draw alike). The gradient of
+//! the IM bound needs the minibatch's marginal P̂(h) before any per-pair term, so a step
+//! makes two exchanges: every shard's [`Sums`] (P̂ and the value), then every shard's
+//! gradient given the summed marginal ([`Im::part_gradient`]). Both are gathered from
+//! every rank and summed **shard by shard in shard order** on every rank (not by an MPI
+//! reduction, whose order is unspecified), so every rank applies the same update and the
+//! result is the same bytes for any number of ranks P ≤ D. It differs (in rounding and in
+//! the minibatch composition) from the ordinary training, which is a different method.
+
+use super::{
+    Centre, Decoder, Lambda, Objective, Outcome, RUN, Rows, TrainConfig, best_of, im_value_centred,
+    run_restart, shuffle,
+};
+use crate::cluster::Team;
+use crate::io::wire::{Reader, Writer};
+use crate::learn::dataset::Pairs;
+use crate::progress::Progress;
+use anyhow::{Result, bail};
+use rsmi_core::learn::adam::Adam;
+use rsmi_core::learn::im::{Grads, Im, Params, Path, Sums};
+use rsmi_core::rng::{Rng, Xoshiro256PlusPlus, stream};
+use serde_json::json;
+
+/// Stream job of the per-shard orders: shard d of an epoch shuffles its runs with
+/// stream(epoch seed, JOB_SHARD, d).
+pub const JOB_SHARD: u64 = 0x7a11_0005;
+
+/// One shard this rank holds.
+#[derive(Debug)]
+pub struct Shard {
+    /// Shard number d.
+    pub index: usize,
+    /// Its training pairs.
+    pub train: Pairs,
+    /// Its held-out pairs.
+    pub heldout: Pairs,
+}
+
+struct Held {
+    index: usize,
+    train: Pairs,
+    heldout: Pairs,
+    v: Rows,
+    e: Rows,
+}
+
+/// The `im` objective over shards spread across a team.
+struct ImShards<'a> {
+    im: Im,
+    cfg: &'a TrainConfig,
+    team: &'a Team,
+    shards: Vec<Held>,
+    /// Training rows of every shard (all D, not only the held ones).
+    sizes: Vec<usize>,
+    centre: Centre,
+}
+
+fn put_sums(w: &mut Writer, d: usize, s: &Sums, states: usize) {
+    w.u64(d as u64);
+    w.floats(&s.p_sum[..states]);
+    w.floats(&[s.cross]);
+    w.u64(s.n);
+}
+
+fn get_sums(r: &mut Reader<'_>) -> Result<(usize, Sums)> {
+    let d = r.u64()? as usize;
+    let p = r.floats()?;
+    let c = r.floats()?;
+    let n = r.u64()?;
+    let mut s = Sums::default();
+    if p.len() > s.p_sum.len() || c.len() != 1 {
+        bail!("internal: a malformed shard message");
+    }
+    s.p_sum[..p.len()].copy_from_slice(&p);
+    s.cross = c[0];
+    s.n = n;
+    Ok((d, s))
+}
+
+impl ImShards<'_> {
+    /// Every shard's message, in shard order (each shard is held by exactly one rank).
+    fn exchange(&self, mine: Vec<u8>, parts: usize) -> Result<Vec<Vec<u8>>> {
+        let mut by_shard: Vec<Option<Vec<u8>>> = vec![None; parts];
+        for msg in self.team.all_gather(&mine) {
+            let mut r = Reader::new(&msg, 0);
+            while !r.at_end() {
+                let d = r.u64()? as usize;
+                let body = r.bytes()?;
+                match by_shard.get_mut(d) {
+                    Some(slot @ None) => *slot = Some(body),
+                    _ => bail!("internal: shard {d} arrived twice or out of range"),
+                }
+            }
+        }
+        by_shard
+            .into_iter()
+            .enumerate()
+            .map(|(d, m)| m.ok_or_else(|| anyhow::anyhow!("internal: shard {d} is missing")))
+            .collect()
+    }
+
+    /// Σ over every shard, in shard order, of the [`Sums`] of `each` held shard.
+    fn total(&self, each: impl Fn(&Held) -> Result<Sums>) -> Result<Sums> {
+        let states = self.im.rule_shape().states();
+        let mut w = Writer::new();
+        for h in &self.shards {
+            let mut m = Writer::new();
+            put_sums(&mut m, h.index, &each(h)?, states);
+            w.u64(h.index as u64);
+            w.bytes(&m.buf);
+        }
+        let mut total = Sums::default();
+        for msg in self.exchange(w.buf, self.sizes.len())? {
+            let (_, s) = get_sums(&mut Reader::new(&msg, 0))?;
+            for (a, b) in total.p_sum.iter_mut().zip(&s.p_sum) {
+                *a += b;
+            }
+            total.cross += s.cross;
+            total.n += s.n;
+        }
+        Ok(total)
+    }
+}
+
+impl Objective for ImShards<'_> {
+    type State = Decoder;
+    fn visible(&self) -> usize {
+        self.im.rule_shape().visible
+    }
+    fn state(&self) -> Decoder {
+        let (nu, nd) = (
+            self.im.decoder_shape().weights(),
+            self.im.decoder_shape().states(),
+        );
+        Decoder {
+            u: vec![0.0; nu],
+            d: vec![0.0; nd],
+            mu: vec![0.0; nu],
+            vu: vec![0.0; nu],
+            md: vec![0.0; nd],
+            vd: vec![0.0; nd],
+            t: 0,
+        }
+    }
+    fn epoch(
+        &self,
+        lam: &mut Lambda<'_>,
+        w: &mut [f32],
+        b: &mut [f32],
+        st: &mut Decoder,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<f64> {
+        let parts = self.sizes.len();
+        let (nv, ne) = (self.im.rule_shape().visible, self.im.decoder_shape().env);
+        let per = self.cfg.batch.div_ceil(parts).max(1);
+        let steps = self
+            .sizes
+            .iter()
+            .map(|n| n.div_ceil(per))
+            .max()
+            .unwrap_or(0);
+        let epoch_seed = rng.next_u64();
+        let orders: Vec<Vec<u32>> = self
+            .shards
+            .iter()
+            .map(|h| {
+                let n = h.train.len();
+                let mut runs: Vec<u32> = (0..n.div_ceil(RUN) as u32).collect();
+                shuffle(
+                    &mut runs,
+                    &mut stream(epoch_seed, JOB_SHARD, h.index as u64),
+                );
+                runs.iter()
+                    .flat_map(|&r| r as usize * RUN..(r as usize * RUN + RUN).min(n))
+                    .map(|i| i as u32)
+                    .collect()
+            })
+            .collect();
+        let (nw, nh) = (w.len(), b.len());
+        let (nu, nd) = (st.u.len(), st.d.len());
+        let ng = nw + nh + nu + nd;
+        let mut bv = vec![0.0f32; per * nv];
+        let mut be = vec![0.0f32; per * ne];
+        let mut work = vec![0.0f32; self.im.workspace_len(per)];
+        let adam_dec = Adam::new(self.cfg.lr_decoder)?;
+        let states = self.im.rule_shape().states();
+        let (mut total, mut count) = (0.0, 0u64);
+        // The rows of held shard k in step t, centred, into (bv, be); returns the count.
+        let fill = |k: usize, t: usize, bv: &mut [f32], be: &mut [f32]| -> usize {
+            let h = &self.shards[k];
+            let order = &orders[k];
+            let rows = &order[(t * per).min(order.len())..((t + 1) * per).min(order.len())];
+            for (j, &i) in rows.iter().enumerate() {
+                h.v.copy(
+                    nv,
+                    i as usize,
+                    &self.centre.v,
+                    &mut bv[j * nv..(j + 1) * nv],
+                );
+                h.e.copy(
+                    ne,
+                    i as usize,
+                    &self.centre.e,
+                    &mut be[j * ne..(j + 1) * ne],
+                );
+            }
+            rows.len()
+        };
+        for t in 0..steps {
+            let params = Params {
+                weights: w,
+                bias: b,
+                u: &st.u,
+                d: &st.d,
+            };
+            // 1. The minibatch's marginal, summed over the shards in shard order.
+            let mut msg = Writer::new();
+            for k in 0..self.shards.len() {
+                let m = fill(k, t, &mut bv, &mut be);
+                let mut s = Sums::default();
+                if m > 0 {
+                    self.im.accumulate(
+                        Path::F32x8,
+                        params,
+                        &bv[..m * nv],
+                        &be[..m * ne],
+                        &mut work[..self.im.workspace_len(m)],
+                        &mut s,
+                    )?;
+                }
+                let mut one = Writer::new();
+                put_sums(&mut one, self.shards[k].index, &s, states);
+                msg.u64(self.shards[k].index as u64);
+                msg.bytes(&one.buf);
+            }
+            let mut marginal = Sums::default();
+            for body in self.exchange(msg.buf, parts)? {
+                let (_, s) = get_sums(&mut Reader::new(&body, 0))?;
+                for (a, x) in marginal.p_sum.iter_mut().zip(&s.p_sum) {
+                    *a += x;
+                }
+                marginal.cross += s.cross;
+                marginal.n += s.n;
+            }
+            if marginal.n == 0 {
+                continue;
+            }
+            // 2. Every shard's part of the gradient, summed in shard order.
+            let mut msg = Writer::new();
+            let mut g = vec![0.0f32; ng];
+            for k in 0..self.shards.len() {
+                let m = fill(k, t, &mut bv, &mut be);
+                g.fill(0.0);
+                if m > 0 {
+                    let (gw, rest) = g.split_at_mut(nw);
+                    let (gb, rest) = rest.split_at_mut(nh);
+                    let (gu, gd) = rest.split_at_mut(nu);
+                    self.im.part_gradient(
+                        Path::F32x8,
+                        params,
+                        &bv[..m * nv],
+                        &be[..m * ne],
+                        &mut work[..self.im.workspace_len(m)],
+                        &marginal,
+                        Grads {
+                            weights: gw,
+                            bias: gb,
+                            u: gu,
+                            d: gd,
+                        },
+                    )?;
+                }
+                let mut one = Writer::new();
+                one.floats32(&g);
+                msg.u64(self.shards[k].index as u64);
+                msg.bytes(&one.buf);
+            }
+            let mut sum = vec![0.0f64; ng];
+            for body in self.exchange(msg.buf, parts)? {
+                let part = Reader::new(&body, 0).floats32()?;
+                if part.len() != ng {
+                    bail!("internal: a gradient of the wrong length");
+                }
+                for (a, x) in sum.iter_mut().zip(&part) {
+                    *a += *x as f64;
+                }
+            }
+            let g: Vec<f32> = sum.iter().map(|&x| x as f32).collect();
+            total += marginal.value() * marginal.n as f64;
+            count += marginal.n;
+            let (mut gw, rest) = (g[..nw].to_vec(), &g[nw..]);
+            let (gb, rest) = rest.split_at(nh);
+            let (gu, gd) = rest.split_at(nu);
+            lam.apply(w, b, &mut gw, gb)?;
+            st.t += 1;
+            adam_dec.step(st.t, &mut st.u, gu, &mut st.mu, &mut st.vu)?;
+            adam_dec.step(st.t, &mut st.d, gd, &mut st.md, &mut st.vd)?;
+        }
+        Ok(total / count.max(1) as f64)
+    }
+    fn heldout(&self, w: &[f32], b: &[f32], st: &Decoder) -> Result<f64> {
+        let s = self
+            .total(|h| im_value_centred(&self.im, w, b, &st.u, &st.d, &h.heldout, &self.centre))?;
+        Ok(s.value())
+    }
+    fn train_value(&self, w: &[f32], b: &[f32], st: &Decoder) -> Result<f64> {
+        let s =
+            self.total(|h| im_value_centred(&self.im, w, b, &st.u, &st.d, &h.train, &self.centre))?;
+        Ok(s.value())
+    }
+    fn export_bias(&self, w: &[f32], b: &mut [f32]) {
+        let shift = self.centre.shift(w, b.len());
+        for (x, s) in b.iter_mut().zip(shift) {
+            *x -= s;
+        }
+    }
+}
+
+/// The means of the training pairs over every shard (summed in shard order).
+fn centre(team: &Team, shards: &[Shard], parts: usize, centre_v: bool) -> Result<Centre> {
+    let (nv, ne) = (shards[0].train.nv, shards[0].train.ne);
+    let mut w = Writer::new();
+    for s in shards {
+        let col = |x: &[f32], width: usize| -> Vec<f64> {
+            let mut c = vec![0.0f64; width];
+            for row in x.chunks_exact(width) {
+                for (a, &b) in c.iter_mut().zip(row) {
+                    *a += b as f64;
+                }
+            }
+            c
+        };
+        let mut one = Writer::new();
+        one.floats(&col(&s.train.v, nv));
+        one.floats(&col(&s.train.e, ne));
+        one.u64(s.train.len() as u64);
+        w.u64(s.index as u64);
+        w.bytes(&one.buf);
+    }
+    let mut by: Vec<Option<Vec<u8>>> = vec![None; parts];
+    for msg in team.all_gather(&w.buf) {
+        let mut r = Reader::new(&msg, 0);
+        while !r.at_end() {
+            let d = r.u64()? as usize;
+            let body = r.bytes()?;
+            if let Some(slot) = by.get_mut(d) {
+                *slot = Some(body);
+            }
+        }
+    }
+    let (mut sv, mut se, mut n) = (vec![0.0f64; nv], vec![0.0f64; ne], 0u64);
+    for body in by.into_iter().flatten() {
+        let mut r = Reader::new(&body, 0);
+        for (a, b) in sv.iter_mut().zip(r.floats()?) {
+            *a += b;
+        }
+        for (a, b) in se.iter_mut().zip(r.floats()?) {
+            *a += b;
+        }
+        n += r.u64()?;
+    }
+    let n = n.max(1) as f64;
+    Ok(Centre {
+        v: if centre_v {
+            sv.iter().map(|x| (x / n) as f32).collect()
+        } else {
+            Vec::new()
+        },
+        e: se.iter().map(|x| (x / n) as f32).collect(),
+    })
+}
+
+/// Train with the `im` estimator on shards spread over `team` (`sizes`: the training
+/// rows of every shard). Restarts run one after another, each on every rank; every rank
+/// returns the same [`Outcome`].
+pub fn train_im_parallel(
+    cfg: &TrainConfig,
+    team: &Team,
+    shards: Vec<Shard>,
+    sizes: Vec<usize>,
+) -> Result<Outcome> {
+    cfg.validate()?;
+    if shards.is_empty() {
+        bail!("internal: a rank without shards");
+    }
+    let parts = sizes.len();
+    let (nv, ne) = (shards[0].train.nv, shards[0].train.ne);
+    let centre = centre(team, &shards, parts, cfg.free_bias)?;
+    let held: Vec<Held> = shards
+        .into_iter()
+        .map(|s| {
+            // The shard's rows in a random order drawn once (as for the whole set).
+            let mut order: Vec<u32> = (0..s.train.len() as u32).collect();
+            shuffle(
+                &mut order,
+                &mut stream(cfg.seed, super::JOB_MIX, 1 + s.index as u64),
+            );
+            Held {
+                index: s.index,
+                v: Rows::of(&s.train.v, nv, &order),
+                e: Rows::of(&s.train.e, ne, &order),
+                train: s.train,
+                heldout: s.heldout,
+            }
+        })
+        .collect();
+    let obj = ImShards {
+        im: Im::new(nv, ne, cfg.hidden)?,
+        cfg,
+        team,
+        shards: held,
+        sizes,
+        centre,
+    };
+    let bar = Progress::with_unit((cfg.restarts * cfg.max_epochs) as u64, "train ", "epochs");
+    let restarts = (0..cfg.restarts)
+        .map(|r| run_restart(&obj, cfg, r, &bar))
+        .collect::<Result<Vec<_>>>()?;
+    bar.finish();
+    Ok(Outcome {
+        best: best_of(&restarts),
+        ids: (0..restarts.len()).collect(),
+        restarts,
+        notes: json!({
+            "decoder": "linear softmax q(h|e) over the 2^N_h hidden configurations, trained jointly",
+            "data_parallel": {
+                "shards": parts,
+                "minibatch": format!("{} pairs of every shard per step (runs of {RUN} rows in an order reshuffled every epoch from stream(epoch seed, {JOB_SHARD:#x}, shard))", cfg.batch.div_ceil(parts).max(1)),
+                "reduction": "every shard's marginal, then every shard's gradient, summed in shard order on every rank: the same bytes for any number of ranks",
+            },
+        }),
+    })
+}
