@@ -49,15 +49,39 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// The record of job `j`.
 pub fn record(j: &Job) -> Record {
+    (
+        j.index,
+        encode_parts(j.sweeps_done, &j.save_engine(), &j.samples),
+    )
+}
+
+/// The record bytes of a job's state.
+pub fn encode_state(st: &JobState) -> Vec<u8> {
+    encode_parts(st.sweeps_done, &st.engine, &st.samples)
+}
+
+fn encode_parts(sweeps_done: u64, engine: &[u64], s: &Samples) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u64(j.sweeps_done);
-    w.words(&j.save_engine());
-    let s = &j.samples;
+    w.u64(sweeps_done);
+    w.words(engine);
     w.bytes(&s.spins);
     for v in [&s.energy, &s.magnetization, &s.chain, &s.sweep] {
         w.ints(v);
     }
-    (j.index, w.buf)
+    w.buf
+}
+
+/// Job `j`'s state, its samples moved out (no copy of the samples).
+pub fn take_state(mut j: Job) -> (usize, JobState) {
+    let samples = std::mem::take(&mut j.samples);
+    (
+        j.index,
+        JobState {
+            sweeps_done: j.sweeps_done,
+            engine: j.save_engine(),
+            samples,
+        },
+    )
 }
 
 /// Decode a record's state.

@@ -675,13 +675,19 @@ impl Batch<'_> {
         let mut summaries = Vec::new();
         for &t in self.batch {
             let tg = &targets[t];
-            let records: Vec<Record> = jobs
-                .iter()
-                .filter(|(tt, _)| *tt == t)
-                .map(|(_, j)| checkpoint::record(j))
+            // This process's finished jobs of the temperature, their samples moved out.
+            let (mine, rest): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(tt, _)| *tt == t);
+            jobs = rest;
+            let mine: Vec<(usize, JobState)> = mine
+                .into_iter()
+                .map(|(_, j)| checkpoint::take_state(j))
                 .collect();
-            jobs.retain(|(tt, _)| *tt != t);
             let id = identity(args.model, &tg.spec, &tg.plan);
+            let records = |m: &[(usize, JobState)]| -> Vec<Record> {
+                m.iter()
+                    .map(|(i, st)| (*i, checkpoint::encode_state(st)))
+                    .collect()
+            };
             let result = if team.is_array() {
                 let header = json!({
                     "kind": "shard",
@@ -689,14 +695,25 @@ impl Batch<'_> {
                     "tasks": team.size(),
                     "unit_offset": tg.first_unit,
                 });
-                let n = records.len();
-                checkpoint::write(&tg.out, &id.to_string(), &header, tg.plan.jobs, records)
-                    .map(|_| json!({"shard": tg.out.display().to_string(), "jobs_in_shard": n}))
-            } else {
-                match team.gather(checkpoint::pack(&records)) {
+                checkpoint::write(
+                    &tg.out,
+                    &id.to_string(),
+                    &header,
+                    tg.plan.jobs,
+                    records(&mine),
+                )
+                .map(
+                    |_| json!({"shard": tg.out.display().to_string(), "jobs_in_shard": mine.len()}),
+                )
+            } else if team.is_root() {
+                // The root keeps its own states; the other ranks' arrive as records.
+                match team.gather(Vec::new()) {
+                    Some(parts) => self.write_output(tg, &id, mine, parts, keep.as_deref_mut()),
                     None => Ok(Value::Null),
-                    Some(parts) => self.write_output(tg, &id, parts, keep.as_deref_mut()),
                 }
+            } else {
+                let _ = team.gather(checkpoint::pack(&records(&mine)));
+                Ok(Value::Null)
             };
             let result = team.agree(result)?;
             if team.is_root() {
@@ -739,24 +756,26 @@ impl Batch<'_> {
         Ok(summaries)
     }
 
-    /// The root's part of finishing a temperature: every rank's job records (`parts`)
-    /// assembled in job order into the sample file, written (or kept in memory).
+    /// The root's part of finishing a temperature: its own job states and the other ranks'
+    /// records (`parts`) assembled in job order into the sample file, written (or kept in
+    /// memory).
     fn write_output(
         &self,
         tg: &Target,
         id: &Value,
+        own: Vec<(usize, JobState)>,
         parts: Vec<Vec<u8>>,
         keep: Option<&mut Vec<SampleFile>>,
     ) -> Result<Value> {
-        let mut all = Vec::new();
-        for p in parts {
-            all.extend(checkpoint::unpack(&p)?);
+        let mut all = own;
+        // The root's own part is empty (its states are `own`).
+        for p in parts.iter().filter(|p| !p.is_empty()) {
+            for (i, r) in checkpoint::unpack(p)? {
+                all.push((i, checkpoint::parse(&r)?));
+            }
         }
         all.sort_by_key(|r| r.0);
-        let states = all
-            .iter()
-            .map(|(_, r)| checkpoint::parse(r))
-            .collect::<Result<Vec<_>>>()?;
+        let states: Vec<JobState> = all.into_iter().map(|(_, st)| st).collect();
         let (file, observables) = assemble(self.args.model, &tg.spec, &tg.plan, id, states)?;
         let out = match keep {
             Some(k) => {
