@@ -66,7 +66,8 @@ def cli(rsmi_bin):
 
 
 def strip_run(meta):
-    """meta without the parts that differ between two runs (threads, wall time)."""
+    """A meta or --json summary without its `run` section (threads, wall time): the
+    only part that differs between two runs (sample files themselves no longer have one)."""
     m = dict(meta)
     m.pop("run", None)
     return m
