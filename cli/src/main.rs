@@ -113,10 +113,7 @@ fn run() -> ExitCode {
     };
     let mpi_aware = matches!(
         cli.command,
-        Command::Sample(_)
-            | Command::Train(_)
-            | Command::Flow(_)
-            | Command::Bench(BenchModel::Ising2d(_) | BenchModel::Ising1d(_))
+        Command::Sample(_) | Command::Train(_) | Command::Flow(_) | Command::Bench(_)
     );
     if !mpi_aware {
         if let Err(e) = rsmi_cli::cluster::refuse_mpi(command_name(&cli.command)) {

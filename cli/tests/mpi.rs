@@ -407,3 +407,41 @@ fn data_parallel_training_is_the_same_for_any_rank_count() {
         stderr(&o)
     );
 }
+
+#[test]
+fn dimer_bench_reports_per_rank_and_aggregate_rates() {
+    let o = mpirun(
+        2,
+        &[
+            "bench",
+            "dimer",
+            "--mpi",
+            "--size",
+            "16",
+            "--seconds",
+            "0.1",
+            "--kernels",
+            "worm",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty(), "{text}");
+    for r in &rows {
+        assert_eq!(r["ranks"], 2);
+        let per: Vec<f64> = r["per_ns_per_rank"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let sum: f64 = per.iter().sum();
+        assert!(per.iter().all(|x| *x > 0.0), "{r}");
+        assert!((r["aggregate_per_ns"].as_f64().unwrap() - sum).abs() <= 1e-12 * sum);
+    }
+}

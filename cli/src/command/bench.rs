@@ -284,29 +284,40 @@ fn check_args(args: &BenchArgs) -> Result<usize> {
     Ok(size)
 }
 
+/// Run `f` with the benchmark clock on wall time (`--mpi`: ranks that share a node must
+/// show it in their rates).
+pub(crate) fn on_wall_clock<T>(f: impl FnOnce() -> T) -> T {
+    WALL_CLOCK.store(true, std::sync::atomic::Ordering::Relaxed);
+    let out = f();
+    WALL_CLOCK.store(false, std::sync::atomic::Ordering::Relaxed);
+    out
+}
+
+/// Every rank's rates (one per kernel) on the root, one row per rank; `None` elsewhere.
+pub(crate) fn gather_rates(team: &Team, rates: &[f64]) -> Option<Vec<Vec<f64>>> {
+    let mine: Vec<u8> = rates.iter().flat_map(|r| r.to_le_bytes()).collect();
+    let parts = team.gather(mine)?;
+    Some(
+        parts
+            .iter()
+            .map(|p| {
+                p.chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
 /// `rsmi bench --mpi`: all ranks measure at once (wall clock); rank 0 prints, per kernel,
 /// the per-rank rates and their sum.
 fn run_mpi(args: &BenchArgs, team: &Team) -> Result<Vec<Value>> {
     let size = team.agree(check_args(args))?;
-    WALL_CLOCK.store(true, std::sync::atomic::Ordering::Relaxed);
-    let rates = team.agree(measure(args.model, size, args.seconds));
-    WALL_CLOCK.store(false, std::sync::atomic::Ordering::Relaxed);
-    let rates = rates?;
-    let mine: Vec<u8> = rates
-        .iter()
-        .flat_map(|r| r.flips_per_ns.to_le_bytes())
-        .collect();
-    let Some(parts) = team.gather(mine) else {
+    let rates = team.agree(on_wall_clock(|| measure(args.model, size, args.seconds)))?;
+    let mine: Vec<f64> = rates.iter().map(|r| r.flips_per_ns).collect();
+    let Some(per_rank) = gather_rates(team, &mine) else {
         return Ok(Vec::new());
     };
-    let per_rank: Vec<Vec<f64>> = parts
-        .iter()
-        .map(|p| {
-            p.chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
-                .collect()
-        })
-        .collect();
     let ranks = per_rank.len();
     let simd = provenance::simd_level();
     if !args.json {

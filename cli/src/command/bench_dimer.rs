@@ -22,7 +22,8 @@ use rsmi_core::word::Word;
 use serde_json::{Value, json};
 use wide::u64x4;
 
-use super::bench::{thread_cpu_seconds, time_it};
+use super::bench::{gather_rates, on_wall_clock, thread_cpu_seconds, time_it};
+use crate::cluster::{Collective, Team};
 
 /// Arguments of `rsmi bench dimer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,6 +41,10 @@ pub struct DimerBenchArgs {
     /// sweep batch at L = 1024; `worm` skips it).
     #[arg(long, value_enum, default_value_t = Kernels::All)]
     pub kernels: Kernels,
+    /// Under `mpirun -n P` (a build with --features mpi): every rank measures at the same
+    /// time, on the wall clock; rank 0 reports the per-rank rates and their sum.
+    #[arg(long)]
+    pub mpi: bool,
 }
 
 /// The kernel families of `rsmi bench dimer`.
@@ -248,13 +253,89 @@ pub fn measure(size: usize, seconds: f64, kernels: Kernels) -> Result<Vec<DimerR
     Ok(out)
 }
 
-/// Run `rsmi bench dimer`.
-pub fn run(args: &DimerBenchArgs) -> Result<Vec<Value>> {
+fn check_args(args: &DimerBenchArgs) -> Result<()> {
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         bail!("--seconds must be a positive number");
     }
+    Torus::new(args.size).map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size))?;
+    Ok(())
+}
+
+/// `rsmi bench dimer --mpi`: every rank measures at once; rank 0 prints per kernel the
+/// per-rank rates and their sum.
+fn run_mpi(args: &DimerBenchArgs, team: &Team) -> Result<Vec<Value>> {
+    team.agree(check_args(args))?;
+    let rates = team.agree(on_wall_clock(|| {
+        measure(args.size, args.seconds, args.kernels)
+    }))?;
+    let mine: Vec<f64> = rates.iter().map(|r| r.per_ns).collect();
+    let Some(per_rank) = gather_rates(team, &mine) else {
+        return Ok(Vec::new());
+    };
+    let ranks = per_rank.len();
+    if !args.json {
+        println!(
+            "rsmi bench dimer --mpi: {ranks} ranks at once, L={}, wall clock, median of 9 batches per rank",
+            args.size
+        );
+        println!(
+            "{:<21} {:>5} {:>12} {:>12} {:>12} {:>14}  unit",
+            "kernel", "v", "min/rank", "median/rank", "max/rank", "aggregate"
+        );
+    }
+    let mut objs = Vec::new();
+    for (k, r) in rates.iter().enumerate() {
+        let mut v: Vec<f64> = per_rank.iter().filter_map(|p| p.get(k).copied()).collect();
+        let aggregate: f64 = v.iter().sum();
+        v.sort_by(f64::total_cmp);
+        let o = json!({
+            "kernel": r.kernel,
+            "model": "dimer",
+            "size": args.size,
+            "interaction": r.interaction,
+            "temperature": if r.interaction == 0.0 { Value::Null } else { json!(r.temperature) },
+            "unit": r.unit,
+            "ranks": ranks,
+            "per_ns_per_rank": v,
+            "median_per_rank": v[v.len() / 2],
+            "aggregate_per_ns": aggregate,
+            "clock": "wall",
+        });
+        if args.json {
+            println!("{o}");
+        } else {
+            println!(
+                "{:<21} {:>5} {:>12.4} {:>12.4} {:>12.4} {:>14.4}  {}/ns",
+                r.kernel,
+                r.interaction,
+                v[0],
+                v[v.len() / 2],
+                v[v.len() - 1],
+                aggregate,
+                r.unit
+            );
+        }
+        objs.push(o);
+    }
+    Ok(objs)
+}
+
+/// Run `rsmi bench dimer`.
+pub fn run(args: &DimerBenchArgs) -> Result<Vec<Value>> {
+    let team = Team::world();
+    if team.is_mpi() && !args.mpi {
+        return Err(Collective(
+            "under mpirun, rsmi bench dimer needs --mpi (every rank then measures at once and \
+             rank 0 reports per-rank and aggregate rates)"
+                .into(),
+        )
+        .into());
+    }
+    if args.mpi {
+        return run_mpi(args, &team);
+    }
+    check_args(args)?;
     let size = args.size;
-    Torus::new(size).map_err(|e| anyhow::anyhow!("--size {size}: {e}"))?;
     if provenance::avx2_unused() {
         eprintln!("{}", provenance::AVX2_WARNING);
     }
