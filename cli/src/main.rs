@@ -69,10 +69,31 @@ enum BenchModel {
 }
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     // MPI (a build with --features mpi) starts before anything else and ends when
     // `_mpi` drops, after the command.
     let _mpi = rsmi_cli::cluster::init();
     run()
+}
+
+/// `rsmi … --json | head`: when the reader of stdout goes away, `println!` fails with
+/// EPIPE (Rust ignores SIGPIPE) and panics. End quietly with status 141 instead, the
+/// status a shell reports for a command stopped by SIGPIPE. Files are written atomically,
+/// so nothing is left half-written.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// The subcommand's name, for messages.

@@ -393,3 +393,34 @@ fn bench_reports_every_kernel() {
     let o = rsmi(&["bench", "ising1d", "--size", "0"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // `rsmi sample … --json | head -c 0`: the reader is gone before the summary is printed.
+    use std::process::{Command, Stdio};
+    let d = TempDir::new("pipe");
+    let out = d.join("p.npz");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rsmi"))
+        .args([
+            "sample",
+            "ising2d",
+            "--size",
+            "16",
+            "--temperature",
+            "2.4,2.5",
+            "--samples",
+            "500",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let e = stderr(&o);
+    assert!(!e.contains("panicked"), "{e}");
+    assert_eq!(o.status.code(), Some(141), "{e}");
+}
