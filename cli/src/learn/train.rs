@@ -658,6 +658,22 @@ struct Decoder {
     t: u32,
 }
 
+impl Decoder {
+    /// A zero decoder (and zero Adam moments) for `im`'s shape.
+    fn zero(im: &Im) -> Decoder {
+        let (nu, nd) = (im.decoder_shape().weights(), im.decoder_shape().states());
+        Decoder {
+            u: vec![0.0; nu],
+            d: vec![0.0; nd],
+            mu: vec![0.0; nu],
+            vu: vec![0.0; nu],
+            md: vec![0.0; nd],
+            vd: vec![0.0; nd],
+            t: 0,
+        }
+    }
+}
+
 /// Î of `pairs` with the rule (w, b) and decoder (u, d), batched.
 pub fn im_value(
     im: &Im,
@@ -727,19 +743,7 @@ impl Objective for ImObjective<'_> {
         self.train.nv
     }
     fn state(&self) -> Decoder {
-        let (nu, nd) = (
-            self.im.decoder_shape().weights(),
-            self.im.decoder_shape().states(),
-        );
-        Decoder {
-            u: vec![0.0; nu],
-            d: vec![0.0; nd],
-            mu: vec![0.0; nu],
-            vu: vec![0.0; nu],
-            md: vec![0.0; nd],
-            vd: vec![0.0; nd],
-            t: 0,
-        }
+        Decoder::zero(&self.im)
     }
     fn epoch(
         &self,

@@ -62,70 +62,71 @@ struct ImShards<'a> {
     centre: Centre,
 }
 
-fn put_sums(w: &mut Writer, d: usize, s: &Sums, states: usize) {
-    w.u64(d as u64);
-    w.floats(&s.p_sum[..states]);
-    w.floats(&[s.cross]);
-    w.u64(s.n);
-}
-
-fn get_sums(r: &mut Reader<'_>) -> Result<(usize, Sums)> {
-    let d = r.u64()? as usize;
-    let p = r.floats()?;
-    let c = r.floats()?;
-    let n = r.u64()?;
-    let mut s = Sums::default();
-    if p.len() > s.p_sum.len() || c.len() != 1 {
-        bail!("internal: a malformed shard message");
+/// Every shard's message on every rank, in shard order; `mine` holds this rank's
+/// (shard, message) pairs, and each shard is held by exactly one rank.
+fn by_shard(team: &Team, mine: &[(usize, Vec<u8>)], parts: usize) -> Result<Vec<Vec<u8>>> {
+    let mut w = Writer::new();
+    for (d, m) in mine {
+        w.u64(*d as u64);
+        w.bytes(m);
     }
-    s.p_sum[..p.len()].copy_from_slice(&p);
-    s.cross = c[0];
-    s.n = n;
-    Ok((d, s))
+    let mut slots: Vec<Option<Vec<u8>>> = vec![None; parts];
+    for msg in team.all_gather(&w.buf) {
+        let mut r = Reader::new(&msg, 0);
+        while !r.at_end() {
+            let d = r.u64()? as usize;
+            let body = r.bytes()?;
+            match slots.get_mut(d) {
+                Some(slot @ None) => *slot = Some(body),
+                _ => bail!("internal: shard {d} arrived twice or out of range"),
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(d, m)| m.ok_or_else(|| anyhow::anyhow!("internal: shard {d} is missing")))
+        .collect()
 }
 
 impl ImShards<'_> {
-    /// Every shard's message, in shard order (each shard is held by exactly one rank).
-    fn exchange(&self, mine: Vec<u8>, parts: usize) -> Result<Vec<Vec<u8>>> {
-        let mut by_shard: Vec<Option<Vec<u8>>> = vec![None; parts];
-        for msg in self.team.all_gather(&mine) {
-            let mut r = Reader::new(&msg, 0);
-            while !r.at_end() {
-                let d = r.u64()? as usize;
-                let body = r.bytes()?;
-                match by_shard.get_mut(d) {
-                    Some(slot @ None) => *slot = Some(body),
-                    _ => bail!("internal: shard {d} arrived twice or out of range"),
-                }
-            }
-        }
-        by_shard
-            .into_iter()
-            .enumerate()
-            .map(|(d, m)| m.ok_or_else(|| anyhow::anyhow!("internal: shard {d} is missing")))
-            .collect()
-    }
-
-    /// Σ over every shard, in shard order, of the [`Sums`] of `each` held shard.
-    fn total(&self, each: impl Fn(&Held) -> Result<Sums>) -> Result<Sums> {
+    /// Σ over every shard, in shard order, of the shards' [`Sums`] (`mine`: this rank's).
+    fn sum_shards(&self, mine: &[(usize, Sums)]) -> Result<Sums> {
         let states = self.im.rule_shape().states();
-        let mut w = Writer::new();
-        for h in &self.shards {
-            let mut m = Writer::new();
-            put_sums(&mut m, h.index, &each(h)?, states);
-            w.u64(h.index as u64);
-            w.bytes(&m.buf);
-        }
+        let msgs: Vec<(usize, Vec<u8>)> = mine
+            .iter()
+            .map(|(d, s)| {
+                let mut w = Writer::new();
+                w.floats(&s.p_sum[..states]);
+                w.floats(&[s.cross]);
+                w.u64(s.n);
+                (*d, w.buf)
+            })
+            .collect();
         let mut total = Sums::default();
-        for msg in self.exchange(w.buf, self.sizes.len())? {
-            let (_, s) = get_sums(&mut Reader::new(&msg, 0))?;
-            for (a, b) in total.p_sum.iter_mut().zip(&s.p_sum) {
-                *a += b;
+        for body in by_shard(self.team, &msgs, self.sizes.len())? {
+            let mut r = Reader::new(&body, 0);
+            let (p, c, n) = (r.floats()?, r.floats()?, r.u64()?);
+            if p.len() > total.p_sum.len() || c.len() != 1 {
+                bail!("internal: a malformed shard message");
             }
-            total.cross += s.cross;
-            total.n += s.n;
+            for (a, x) in total.p_sum.iter_mut().zip(&p) {
+                *a += x;
+            }
+            total.cross += c[0];
+            total.n += n;
         }
         Ok(total)
+    }
+
+    /// [`ImShards::sum_shards`] of `each` held shard's [`Sums`].
+    fn total(&self, each: impl Fn(&Held) -> Result<Sums>) -> Result<Sums> {
+        let mine = self
+            .shards
+            .iter()
+            .map(|h| Ok((h.index, each(h)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.sum_shards(&mine)
     }
 }
 
@@ -135,19 +136,7 @@ impl Objective for ImShards<'_> {
         self.im.rule_shape().visible
     }
     fn state(&self) -> Decoder {
-        let (nu, nd) = (
-            self.im.decoder_shape().weights(),
-            self.im.decoder_shape().states(),
-        );
-        Decoder {
-            u: vec![0.0; nu],
-            d: vec![0.0; nd],
-            mu: vec![0.0; nu],
-            vu: vec![0.0; nu],
-            md: vec![0.0; nd],
-            vd: vec![0.0; nd],
-            t: 0,
-        }
+        Decoder::zero(&self.im)
     }
     fn epoch(
         &self,
@@ -186,33 +175,15 @@ impl Objective for ImShards<'_> {
         let (nw, nh) = (w.len(), b.len());
         let (nu, nd) = (st.u.len(), st.d.len());
         let ng = nw + nh + nu + nd;
-        let mut bv = vec![0.0f32; per * nv];
-        let mut be = vec![0.0f32; per * ne];
+        // Each held shard's rows of the current step, centred: (v rows, e rows, count).
+        let mut batches: Vec<(Vec<f32>, Vec<f32>, usize)> = self
+            .shards
+            .iter()
+            .map(|_| (vec![0.0f32; per * nv], vec![0.0f32; per * ne], 0))
+            .collect();
         let mut work = vec![0.0f32; self.im.workspace_len(per)];
         let adam_dec = Adam::new(self.cfg.lr_decoder)?;
-        let states = self.im.rule_shape().states();
         let (mut total, mut count) = (0.0, 0u64);
-        // The rows of held shard k in step t, centred, into (bv, be); returns the count.
-        let fill = |k: usize, t: usize, bv: &mut [f32], be: &mut [f32]| -> usize {
-            let h = &self.shards[k];
-            let order = &orders[k];
-            let rows = &order[(t * per).min(order.len())..((t + 1) * per).min(order.len())];
-            for (j, &i) in rows.iter().enumerate() {
-                h.v.copy(
-                    nv,
-                    i as usize,
-                    &self.centre.v,
-                    &mut bv[j * nv..(j + 1) * nv],
-                );
-                h.e.copy(
-                    ne,
-                    i as usize,
-                    &self.centre.e,
-                    &mut be[j * ne..(j + 1) * ne],
-                );
-            }
-            rows.len()
-        };
         for t in 0..steps {
             let params = Params {
                 weights: w,
@@ -221,53 +192,56 @@ impl Objective for ImShards<'_> {
                 d: &st.d,
             };
             // 1. The minibatch's marginal, summed over the shards in shard order.
-            let mut msg = Writer::new();
-            for k in 0..self.shards.len() {
-                let m = fill(k, t, &mut bv, &mut be);
+            let mut mine = Vec::with_capacity(self.shards.len());
+            for ((h, order), (bv, be, m)) in self.shards.iter().zip(&orders).zip(&mut batches) {
+                let rows = &order[(t * per).min(order.len())..((t + 1) * per).min(order.len())];
+                for (j, &i) in rows.iter().enumerate() {
+                    h.v.copy(
+                        nv,
+                        i as usize,
+                        &self.centre.v,
+                        &mut bv[j * nv..(j + 1) * nv],
+                    );
+                    h.e.copy(
+                        ne,
+                        i as usize,
+                        &self.centre.e,
+                        &mut be[j * ne..(j + 1) * ne],
+                    );
+                }
+                *m = rows.len();
                 let mut s = Sums::default();
-                if m > 0 {
+                if *m > 0 {
                     self.im.accumulate(
                         Path::F32x8,
                         params,
-                        &bv[..m * nv],
-                        &be[..m * ne],
-                        &mut work[..self.im.workspace_len(m)],
+                        &bv[..*m * nv],
+                        &be[..*m * ne],
+                        &mut work[..self.im.workspace_len(*m)],
                         &mut s,
                     )?;
                 }
-                let mut one = Writer::new();
-                put_sums(&mut one, self.shards[k].index, &s, states);
-                msg.u64(self.shards[k].index as u64);
-                msg.bytes(&one.buf);
+                mine.push((h.index, s));
             }
-            let mut marginal = Sums::default();
-            for body in self.exchange(msg.buf, parts)? {
-                let (_, s) = get_sums(&mut Reader::new(&body, 0))?;
-                for (a, x) in marginal.p_sum.iter_mut().zip(&s.p_sum) {
-                    *a += x;
-                }
-                marginal.cross += s.cross;
-                marginal.n += s.n;
-            }
+            let marginal = self.sum_shards(&mine)?;
             if marginal.n == 0 {
                 continue;
             }
             // 2. Every shard's part of the gradient, summed in shard order.
-            let mut msg = Writer::new();
+            let mut parts_g = Vec::with_capacity(self.shards.len());
             let mut g = vec![0.0f32; ng];
-            for k in 0..self.shards.len() {
-                let m = fill(k, t, &mut bv, &mut be);
+            for (h, (bv, be, m)) in self.shards.iter().zip(&batches) {
                 g.fill(0.0);
-                if m > 0 {
+                if *m > 0 {
                     let (gw, rest) = g.split_at_mut(nw);
                     let (gb, rest) = rest.split_at_mut(nh);
                     let (gu, gd) = rest.split_at_mut(nu);
                     self.im.part_gradient(
                         Path::F32x8,
                         params,
-                        &bv[..m * nv],
-                        &be[..m * ne],
-                        &mut work[..self.im.workspace_len(m)],
+                        &bv[..*m * nv],
+                        &be[..*m * ne],
+                        &mut work[..self.im.workspace_len(*m)],
                         &marginal,
                         Grads {
                             weights: gw,
@@ -279,11 +253,10 @@ impl Objective for ImShards<'_> {
                 }
                 let mut one = Writer::new();
                 one.floats32(&g);
-                msg.u64(self.shards[k].index as u64);
-                msg.bytes(&one.buf);
+                parts_g.push((h.index, one.buf));
             }
             let mut sum = vec![0.0f64; ng];
-            for body in self.exchange(msg.buf, parts)? {
+            for body in by_shard(self.team, &parts_g, parts)? {
                 let part = Reader::new(&body, 0).floats32()?;
                 if part.len() != ng {
                     bail!("internal: a gradient of the wrong length");
@@ -326,37 +299,27 @@ impl Objective for ImShards<'_> {
 /// The means of the training pairs over every shard (summed in shard order).
 fn centre(team: &Team, shards: &[Shard], parts: usize, centre_v: bool) -> Result<Centre> {
     let (nv, ne) = (shards[0].train.nv, shards[0].train.ne);
-    let mut w = Writer::new();
-    for s in shards {
-        let col = |x: &[f32], width: usize| -> Vec<f64> {
-            let mut c = vec![0.0f64; width];
-            for row in x.chunks_exact(width) {
-                for (a, &b) in c.iter_mut().zip(row) {
-                    *a += b as f64;
-                }
-            }
-            c
-        };
-        let mut one = Writer::new();
-        one.floats(&col(&s.train.v, nv));
-        one.floats(&col(&s.train.e, ne));
-        one.u64(s.train.len() as u64);
-        w.u64(s.index as u64);
-        w.bytes(&one.buf);
-    }
-    let mut by: Vec<Option<Vec<u8>>> = vec![None; parts];
-    for msg in team.all_gather(&w.buf) {
-        let mut r = Reader::new(&msg, 0);
-        while !r.at_end() {
-            let d = r.u64()? as usize;
-            let body = r.bytes()?;
-            if let Some(slot) = by.get_mut(d) {
-                *slot = Some(body);
+    let col = |x: &[f32], width: usize| -> Vec<f64> {
+        let mut c = vec![0.0f64; width];
+        for row in x.chunks_exact(width) {
+            for (a, &b) in c.iter_mut().zip(row) {
+                *a += b as f64;
             }
         }
-    }
+        c
+    };
+    let mine: Vec<(usize, Vec<u8>)> = shards
+        .iter()
+        .map(|s| {
+            let mut one = Writer::new();
+            one.floats(&col(&s.train.v, nv));
+            one.floats(&col(&s.train.e, ne));
+            one.u64(s.train.len() as u64);
+            (s.index, one.buf)
+        })
+        .collect();
     let (mut sv, mut se, mut n) = (vec![0.0f64; nv], vec![0.0f64; ne], 0u64);
-    for body in by.into_iter().flatten() {
+    for body in by_shard(team, &mine, parts)? {
         let mut r = Reader::new(&body, 0);
         for (a, b) in sv.iter_mut().zip(r.floats()?) {
             *a += b;
