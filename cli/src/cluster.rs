@@ -215,7 +215,7 @@ impl Team {
                 let msg = String::from_utf8_lossy(all[k].get(1..).unwrap_or_default()).into_owned();
                 let msg = match r {
                     Err(e) if e.downcast_ref::<Collective>().is_some() => e.to_string(),
-                    _ if k == 0 || self.size() == 1 => msg,
+                    _ if k == 0 => msg,
                     _ => format!("rank {k}: {msg}"),
                 };
                 Err(Collective(msg).into())

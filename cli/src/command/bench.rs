@@ -309,6 +309,14 @@ pub(crate) fn gather_rates(team: &Team, rates: &[f64]) -> Option<Vec<Vec<f64>>> 
     )
 }
 
+/// Kernel `k`'s rate on every rank, sorted, and their sum (the aggregate rate).
+pub(crate) fn kernel_rates(per_rank: &[Vec<f64>], k: usize) -> (Vec<f64>, f64) {
+    let mut v: Vec<f64> = per_rank.iter().filter_map(|p| p.get(k).copied()).collect();
+    let aggregate = v.iter().sum();
+    v.sort_by(f64::total_cmp);
+    (v, aggregate)
+}
+
 /// `rsmi bench --mpi`: all ranks measure at once (wall clock); rank 0 prints, per kernel,
 /// the per-rank rates and their sum.
 fn run_mpi(args: &BenchArgs, team: &Team) -> Result<Vec<Value>> {
@@ -332,9 +340,7 @@ fn run_mpi(args: &BenchArgs, team: &Team) -> Result<Vec<Value>> {
     }
     let mut objs = Vec::new();
     for (k, r) in rates.iter().enumerate() {
-        let mut v: Vec<f64> = per_rank.iter().filter_map(|p| p.get(k).copied()).collect();
-        let aggregate: f64 = v.iter().sum();
-        v.sort_by(f64::total_cmp);
+        let (v, aggregate) = kernel_rates(&per_rank, k);
         let o = json!({
             "kernel": r.kernel,
             "model": args.model.name(),

@@ -22,7 +22,7 @@ use rsmi_core::word::Word;
 use serde_json::{Value, json};
 use wide::u64x4;
 
-use super::bench::{gather_rates, on_wall_clock, thread_cpu_seconds, time_it};
+use super::bench::{gather_rates, kernel_rates, on_wall_clock, thread_cpu_seconds, time_it};
 use crate::cluster::{Collective, Team};
 
 /// Arguments of `rsmi bench dimer`.
@@ -285,9 +285,7 @@ fn run_mpi(args: &DimerBenchArgs, team: &Team) -> Result<Vec<Value>> {
     }
     let mut objs = Vec::new();
     for (k, r) in rates.iter().enumerate() {
-        let mut v: Vec<f64> = per_rank.iter().filter_map(|p| p.get(k).copied()).collect();
-        let aggregate: f64 = v.iter().sum();
-        v.sort_by(f64::total_cmp);
+        let (v, aggregate) = kernel_rates(&per_rank, k);
         let o = json!({
             "kernel": r.kernel,
             "model": "dimer",

@@ -350,6 +350,8 @@ struct Setup {
     started: Instant,
     starts: Vec<(f64, usize, Option<PathBuf>)>,
     sizes: Vec<usize>,
+    /// Reference temperatures of the thermometers, per level.
+    grids: Vec<Vec<f64>>,
     ref_samples: usize,
     flow_json: PathBuf,
     flow_png: PathBuf,
@@ -456,8 +458,28 @@ fn setup(a: &FlowArgs, team: &Team) -> Result<Setup> {
             check_output_path(p, a.force)?;
         }
     }
+    // The thermometers' reference grids, one per level.
+    let max_t0 = starts
+        .iter()
+        .map(|s| ((s.0 - T_C) / T_C).abs())
+        .fold(0.0, f64::max);
+    let mut grids = Vec::new();
+    for n in 1..=a.levels {
+        let mut g = if a.ref_grid.is_empty() {
+            default_grid(n, max_t0)
+        } else {
+            a.ref_grid.clone()
+        };
+        g.sort_by(f64::total_cmp);
+        g.dedup();
+        if g.len() < 4 {
+            bail!("--ref-grid needs at least 4 distinct temperatures");
+        }
+        grids.push(g);
+    }
     Ok(Setup {
         started,
+        grids,
         starts,
         sizes,
         ref_samples,
@@ -472,6 +494,7 @@ fn setup(a: &FlowArgs, team: &Team) -> Result<Setup> {
 fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
     let Setup {
         started,
+        grids,
         starts,
         sizes,
         ref_samples,
@@ -480,10 +503,6 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
         collapse_png,
     } = setup;
     let size = sizes[0];
-    let max_t0 = starts
-        .iter()
-        .map(|s| ((s.0 - T_C) / T_C).abs())
-        .fold(0.0, f64::max);
     // Seconds per stage, summed over the starting temperatures (which may run side by side).
     let timings = std::sync::Mutex::new(serde_json::Map::new());
     let mut lap = Instant::now();
@@ -505,23 +524,6 @@ fn flows(a: &FlowArgs, team: &Team, setup: Setup) -> Result<Value> {
     };
     team.agree(made)?;
     let ref_seed = a.seed;
-    let mut grids = Vec::new();
-    for n in 1..=a.levels {
-        let mut g = if a.ref_grid.is_empty() {
-            default_grid(n, max_t0)
-        } else {
-            a.ref_grid.clone()
-        };
-        g.sort_by(f64::total_cmp);
-        g.dedup();
-        if g.len() < 4 {
-            return Err(cluster::Collective(
-                "--ref-grid needs at least 4 distinct temperatures".into(),
-            )
-            .into());
-        }
-        grids.push(g);
-    }
     let ref_path = |s: usize, t: f64| ref_dir.join(format!("L{s}_T{t}.npz"));
     for n in 1..=a.levels {
         let s = sizes[n];

@@ -1071,7 +1071,6 @@ pub fn merge(a: &MergeArgs) -> Result<Value> {
             .iter()
             .map(|&g| (offset + g as u64) % n_tasks)
             .collect();
-        absent.dedup();
         absent.sort_unstable();
         absent.dedup();
         let list: Vec<String> = absent.iter().map(|t| t.to_string()).collect();
