@@ -8,7 +8,8 @@
 //! [`RUN`] rows, reshuffled every epoch from a seed all ranks draw alike). The gradient of
 //! the IM bound needs the minibatch's marginal P̂(h) before any per-pair term, so a step
 //! makes two exchanges: every shard's [`Sums`] (P̂ and the value), then every shard's
-//! gradient given the summed marginal ([`Im::part_gradient`]). Both are gathered from
+//! gradient given the summed marginal ([`Im::part_gradient`], which repeats the forward
+//! pass: the price of splitting the step, about one extra forward per pair). Both are gathered from
 //! every rank and summed **shard by shard in shard order** on every rank (not by an MPI
 //! reduction, whose order is unspecified), so every rank applies the same update and the
 //! result is the same bytes for any number of ranks P ≤ D. It differs (in rounding and in
