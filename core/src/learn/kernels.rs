@@ -137,14 +137,14 @@ fn batch_of(what: &'static str, width: usize, len: usize) -> Result<usize, Error
 // Small helpers.
 
 #[inline(always)]
-fn load(s: &[f32]) -> f32x8 {
+pub(super) fn load(s: &[f32]) -> f32x8 {
     let mut x = [0.0f32; LANES];
     x.copy_from_slice(&s[..LANES]);
     f32x8::from(x)
 }
 
 #[inline(always)]
-fn store(x: f32x8, s: &mut [f32]) {
+pub(super) fn store(x: f32x8, s: &mut [f32]) {
     s[..LANES].copy_from_slice(&x.to_array());
 }
 
@@ -279,7 +279,7 @@ fn narrow_in(buf: &[f32], width: usize, n0: usize, valid: usize, out: &mut [f32x
 
 /// Σ_i x_i y_i, `f32x8` over chunks of 8 with two accumulators, scalar tail.
 #[inline]
-fn dot(x: &[f32], y: &[f32]) -> f32 {
+pub(super) fn dot(x: &[f32], y: &[f32]) -> f32 {
     let n = x.len().min(y.len());
     let full = n / LANES * LANES;
     let (mut s0, mut s1) = (f32x8::ZERO, f32x8::ZERO);
@@ -303,7 +303,7 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
 /// entries of y is loaded once, takes its terms from the rows in order k = 0, 1, … (one
 /// FMA each) in a register, and is stored once.
 #[inline]
-fn axpy_rows(y: &mut [f32], coef: &[f32], rows: &[&[f32]]) {
+pub(super) fn axpy_rows(y: &mut [f32], coef: &[f32], rows: &[&[f32]]) {
     let n = y.len();
     let full = n / LANES * LANES;
     let m = coef.len().min(rows.len()).min(LANES);
@@ -342,7 +342,7 @@ fn axpy_rows(y: &mut [f32], coef: &[f32], rows: &[&[f32]]) {
 /// e^x lane-wise for x ≤ 0 (−∞ included): the polynomial [`exp_wide`] (relative error
 /// ≲ 3e−7), and exactly 0 below −87, where e^x < 2e−38.
 #[inline(always)]
-fn exp_nonpositive(x: f32x8) -> f32x8 {
+pub(super) fn exp_nonpositive(x: f32x8) -> f32x8 {
     let limit = f32x8::splat(-87.0);
     x.simd_lt(limit).select(f32x8::ZERO, exp_wide(x))
 }
