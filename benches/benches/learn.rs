@@ -6,11 +6,13 @@
 //! Each pair of implementations is checked against each other once before timing.
 //!
 //! Groups: `rule_grad` (rule forward + gradient contraction), `decoder` (decoder forward +
-//! backward), `im` (the full IM value + gradient).
+//! backward), `im` (the full IM value + gradient), `infonce` (the full InfoNCE value +
+//! gradient, batch K = N, embedding 8, a linear critic and an MLP critic of width 32).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rsmi_core::learn::geometry::{Block, Square};
 use rsmi_core::learn::im::{Grads, Im, Params, Path};
+use rsmi_core::learn::infonce::{self, Nce};
 use rsmi_core::learn::kernels::{
     DecoderShape, decoder_backward, decoder_backward_scalar, decoder_forward,
     decoder_forward_scalar, rule_forward, rule_forward_scalar, rule_gradient, rule_gradient_scalar,
@@ -217,5 +219,51 @@ fn im(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rule_grad, decoder, im);
+fn nce(c: &mut Criterion) {
+    let mut g = c.benchmark_group("infonce");
+    g.throughput(Throughput::Elements(N as u64));
+    for case in cases() {
+        for (critic, width) in [("linear", 0), ("mlp32", 32)] {
+            let nce = Nce::new(case.visible, case.env, case.hidden, 8, width).unwrap();
+            let (rs, cs) = (nce.rule_shape(), nce.critic_shape());
+            let mut mix = Mix(5);
+            let w = mix.vec(rs.weights(), 1.0);
+            let b = mix.vec(case.hidden, 0.5);
+            let x = mix.vec(cs.len(), 0.3);
+            let v = mix.spins(N * case.visible);
+            let e = mix.spins(N * case.env);
+            let mut work = vec![0.0f32; nce.workspace_len(N)];
+            let mut gw = vec![0.0f32; rs.weights()];
+            let mut gb = vec![0.0f32; case.hidden];
+            let mut gx = vec![0.0f32; cs.len()];
+            let mut run = |path: Path, gx: &mut Vec<f32>| {
+                let params = infonce::Params {
+                    weights: &w,
+                    bias: &b,
+                    critic: &x,
+                };
+                let grads = infonce::Grads {
+                    weights: &mut gw,
+                    bias: &mut gb,
+                    critic: gx,
+                };
+                nce.value_and_gradient(path, params, &v, &e, &mut work, grads)
+                    .unwrap()
+            };
+            let mut gx2 = gx.clone();
+            let x1 = run(Path::F32x8, &mut gx);
+            let x2 = run(Path::Scalar, &mut gx2);
+            assert!((x1 - x2).abs() < 1e-4 && max_abs_diff(&gx, &gx2) < 1e-3);
+            g.bench_function(format!("{}_{critic}_scalar", case.name), |bn| {
+                bn.iter(|| black_box(run(Path::Scalar, &mut gx)))
+            });
+            g.bench_function(format!("{}_{critic}_f32x8", case.name), |bn| {
+                bn.iter(|| black_box(run(Path::F32x8, &mut gx)))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, rule_grad, decoder, im, nce);
 criterion_main!(benches);

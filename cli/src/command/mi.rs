@@ -2,7 +2,7 @@
 //! built-in `majority` / `decimation`), to compare a learned rule with Kadanoff's block
 //! spin and with decimation on the same data.
 
-use super::train::{DataArgs, pair_config, pool, validate_data};
+use super::train::{CriticArgs, DataArgs, pair_config, pool, validate_data};
 use crate::learn::builtin::{Builtin, exact_table};
 use crate::learn::dataset::{self, SampleSet};
 use crate::learn::rule_file::{GeometrySpec, RuleFile, read_rule};
@@ -24,7 +24,10 @@ the training split (early stopping on held-out); the value is the Barber-Agakov 
 held-out pairs, and err = sd/sqrt(G) of the values on G (--groups) groups of held-out samples \
 (the pairs of one sample stay in one group; the decoder's own training noise is not \
 included). exact = the exact I(H:E) (ising1d data with a temperature, or 2D tori with \
-L <= 4), err = 0. Values in nats.")]
+L <= 4), err = 0. infonce = the rule is fixed and only the critic u(h).g(e) is trained; the \
+value is the mean of the InfoNCE bound over batches of K = --batch held-out pairs (in a random \
+order drawn once), err = the standard error over those batches, and ceiling_ln_k = ln K, the \
+most the bound can give. Values in nats.")]
 pub struct MiArgs {
     /// Data options.
     #[command(flatten)]
@@ -41,9 +44,12 @@ pub struct MiArgs {
     /// Environment width (built-in rules; default 2).
     #[arg(long)]
     pub env: Option<usize>,
-    /// Estimator: im or exact.
+    /// Estimator: im, infonce or exact.
     #[arg(long, value_enum, default_value = "im")]
     pub estimator: Estimator,
+    /// Critic options (infonce).
+    #[command(flatten)]
+    pub critic: CriticArgs,
     /// Seed of the split, the subsets and the decoder's minibatch order.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -53,7 +59,7 @@ pub struct MiArgs {
     /// Minibatch size.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
-    /// Adam learning rate of the decoder.
+    /// Adam learning rate of the decoder (im) or the critic (infonce).
     #[arg(long, default_value_t = 3e-2, allow_hyphen_values = true)]
     pub lr_decoder: f32,
     /// Early stopping window (epochs).
@@ -83,6 +89,7 @@ impl MiArgs {
             buffer: None,
             env: None,
             estimator: Estimator::Im,
+            critic: CriticArgs::default(),
             seed: 1,
             epochs: 200,
             batch: 1000,
@@ -112,7 +119,7 @@ pub fn run(a: &MiArgs) -> Result<Value> {
 pub fn evaluate(a: &MiArgs, rule: Option<RuleFile>) -> Result<Value> {
     validate_data(&a.data)?;
     if a.estimator == Estimator::Rbm {
-        bail!("rsmi mi supports --estimator im or exact");
+        bail!("rsmi mi supports --estimator im, infonce or exact");
     }
     if a.groups < 2 {
         bail!("--groups must be at least 2");
@@ -210,6 +217,7 @@ pub fn evaluate(a: &MiArgs, rule: Option<RuleFile>) -> Result<Value> {
             pairs: 1,
             samples: 1,
         },
+        critic: a.critic.config()?,
     };
     cfg.validate()?;
     let pool = pool(a.data.threads)?;
@@ -235,6 +243,18 @@ pub fn evaluate(a: &MiArgs, rule: Option<RuleFile>) -> Result<Value> {
                 };
                 Ok((v, 0.0, json!({"joint_table": table.description})))
             }
+            Estimator::Infonce => {
+                let ds = dataset::build(&set, &pairs_cfg)?;
+                let (est, epochs, notes) =
+                    train::infonce::fixed_rule_nce(&cfg, &weights, &bias, &ds.train, &ds.heldout)?;
+                Ok((
+                    est.value,
+                    est.err,
+                    json!({"train_pairs": ds.train.len(), "heldout_pairs": ds.heldout.len(),
+                           "critic_epochs": epochs, "heldout_batches": est.batches,
+                           "infonce": notes}),
+                ))
+            }
             _ => {
                 let ds = dataset::build(&set, &pairs_cfg)?;
                 let (v, e, epochs) =
@@ -252,10 +272,14 @@ pub fn evaluate(a: &MiArgs, rule: Option<RuleFile>) -> Result<Value> {
         geometry.visible_len() * set.channels,
         weights.len() / hidden
     );
+    let ceiling = extra
+        .pointer("/infonce/ceiling_ln_k")
+        .cloned()
+        .unwrap_or(Value::Null);
     let out = json!({
         "rule": name,
         "estimator": a.estimator.name(),
-        "mi": {"value": value, "err": err, "unit": "nats"},
+        "mi": {"value": value, "err": err, "unit": "nats", "ceiling_ln_k": ceiling},
         "geometry": spec,
         "data": a.data.data.display().to_string(),
         "details": extra,
@@ -263,8 +287,12 @@ pub fn evaluate(a: &MiArgs, rule: Option<RuleFile>) -> Result<Value> {
     if a.json {
         println!("{}", serde_json::to_string(&out)?);
     } else if !a.quiet {
+        let bound = match ceiling.as_f64() {
+            Some(c) => format!(", ceiling ln K = {c:.4}"),
+            None => String::new(),
+        };
         println!(
-            "I(H:E) of {} = {value:.6} ± {err:.6} nats ({})",
+            "I(H:E) of {} = {value:.6} ± {err:.6} nats ({}{bound})",
             out["rule"].as_str().unwrap_or(""),
             a.estimator.name()
         );

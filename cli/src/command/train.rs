@@ -28,6 +28,61 @@ pub enum FlipArg {
     Off,
 }
 
+/// The environment half g(e) of the `infonce` critic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CriticKind {
+    /// g(e) = W e.
+    Linear,
+    /// g(e) = W₂ relu(W₁ e + b₁), one hidden layer of --critic-width units.
+    Mlp,
+}
+
+/// Critic options of the `infonce` estimator, shared by `rsmi train` and `rsmi mi`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CriticArgs {
+    /// infonce: the critic's g(e), linear or a one-hidden-layer MLP (the critic is
+    /// u(h)·g(e), u a table over the hidden configurations).
+    #[arg(long, value_enum, default_value = "mlp")]
+    pub critic: CriticKind,
+    /// infonce: hidden units of the MLP g(e).
+    #[arg(long, default_value_t = 16)]
+    pub critic_width: usize,
+    /// infonce: embedding dimension k of u(h) and g(e).
+    #[arg(long, default_value_t = 8)]
+    pub embed: usize,
+}
+
+impl Default for CriticArgs {
+    fn default() -> CriticArgs {
+        CriticArgs {
+            critic: CriticKind::Mlp,
+            critic_width: 16,
+            embed: 8,
+        }
+    }
+}
+
+impl CriticArgs {
+    /// The critic configuration; one sentence for a zero-width MLP.
+    pub fn config(&self) -> Result<train::CriticConfig> {
+        let width = match self.critic {
+            CriticKind::Linear => 0,
+            CriticKind::Mlp => {
+                if self.critic_width == 0 {
+                    bail!(
+                        "--critic-width must be between 1 and 256 (got 0); use --critic linear for a linear g(e)"
+                    );
+                }
+                self.critic_width
+            }
+        };
+        Ok(train::CriticConfig {
+            embed: self.embed,
+            width,
+        })
+    }
+}
+
 /// Pair-building options shared by `rsmi train` and `rsmi mi`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
@@ -70,7 +125,7 @@ the held-out pseudo-likelihood), then the rule on the Barber-Agakov bound with Q
 RBM (enumerated for |V| <= 16 on +-1 data, S block-Gibbs samples per pair otherwise); exact = \
 the exact I(H:E) of ising1d data with a temperature in meta.config (infinite-chain formula, E = \
 the two spins next to the buffers; refused when the ring is too short for that to hold to \
-1e-9) or of a 2D torus with L <= 4 (enumeration). An exact 'epoch' is 10 Adam steps.
+1e-9) or of a 2D torus with L <= 4 (enumeration). An exact 'epoch' is 10 Adam steps. infonce = the InfoNCE bound (RSMI-NE's estimator) with a separable critic u(h).g(e) trained jointly with the rule (--critic linear|mlp, --critic-width, --embed; learning rate --lr-decoder), the other pairs of a minibatch of K = --batch pairs as negatives and the sum over H exact; it never exceeds ln K, which is reported with every value (held-out values: mean over batches of K).
 
 DATA: pairs (V, E) come from block corners on a stride grid of every sample; the held-out \
 split is by sample; --max-pairs caps the training pairs. Restarts run in parallel; the result \
@@ -120,7 +175,7 @@ pub struct TrainArgs {
     /// Adam learning rate of the rule Λ.
     #[arg(long, default_value_t = 1e-2, allow_hyphen_values = true)]
     pub lr: f32,
-    /// Adam learning rate of the im decoder.
+    /// Adam learning rate of the im decoder or the infonce critic.
     #[arg(long, default_value_t = 3e-2, allow_hyphen_values = true)]
     pub lr_decoder: f32,
     /// Early stopping: stop when the held-out estimate improved by less than --tolerance
@@ -140,6 +195,9 @@ pub struct TrainArgs {
     /// symmetry; always trained on 0/1 dimer data).
     #[arg(long)]
     pub free_bias: bool,
+    /// Critic options (infonce).
+    #[command(flatten)]
+    pub critic: CriticArgs,
     /// rbm: hidden units of the Θ-RBM [default: |V| + |E|, at most 256].
     #[arg(long)]
     pub rbm_hidden: Option<usize>,
@@ -208,6 +266,7 @@ impl TrainArgs {
             cap: 10.0,
             init_std: 0.05,
             free_bias: false,
+            critic: CriticArgs::default(),
             rbm_hidden: None,
             rbm_lr: 0.02,
             rbm_epochs: 30,
@@ -286,8 +345,8 @@ fn train_config(
     free_bias: bool,
     fixed_zero: Vec<bool>,
     rbm_hidden: usize,
-) -> TrainConfig {
-    TrainConfig {
+) -> Result<TrainConfig> {
+    Ok(TrainConfig {
         hidden: a.hidden,
         restarts: a.restarts,
         seed: a.seed,
@@ -311,7 +370,8 @@ fn train_config(
             pairs: a.rbm_pairs,
             samples: a.rbm_samples,
         },
-    }
+        critic: a.critic.config()?,
+    })
 }
 
 /// Draw `rule` to `out` ([`crate::plot::plot_rule`]).
@@ -341,7 +401,7 @@ fn prepare(a: &TrainArgs, team: &Team) -> Result<Instant> {
     let started = Instant::now();
     validate_data(&a.data)?;
     // Settings checks that do not need the data (the masks are filled in later).
-    train_config(a, false, Vec::new(), a.rbm_hidden.unwrap_or(1)).validate()?;
+    train_config(a, false, Vec::new(), a.rbm_hidden.unwrap_or(1))?.validate()?;
     if a.rbm_hidden == Some(0) {
         bail!("--rbm-hidden must be at least 1");
     }
@@ -401,7 +461,7 @@ fn train_share(a: &TrainArgs, team: &Team) -> Result<(Outcome, Trained)> {
     let fixed = set.fixed_zero(&geometry);
     let free_bias = a.free_bias || !set.is_spin();
     let rbm_hidden = a.rbm_hidden.unwrap_or((visible + env_units).min(256));
-    let mut cfg = train_config(a, free_bias, fixed, rbm_hidden);
+    let mut cfg = train_config(a, free_bias, fixed, rbm_hidden)?;
     if let Some(parts) = a.data_parallel {
         return train_data_parallel(a, team, parts, set, spec, visible, cfg, pairs_cfg, read_s);
     }
@@ -425,10 +485,10 @@ fn train_share(a: &TrainArgs, team: &Team) -> Result<(Outcome, Trained)> {
                     "train_samples": ds.train_samples, "heldout_samples": ds.heldout_samples,
                     "available": {"train": ds.available.0, "heldout": ds.available.1},
                 });
-                let o = if est == Estimator::Im {
-                    train::train_im(&cfg, &ds.train, &ds.heldout)?
-                } else {
-                    train::train_rbm(&cfg, &ds.train, &ds.heldout, set.is_spin())?
+                let o = match est {
+                    Estimator::Im => train::train_im(&cfg, &ds.train, &ds.heldout)?,
+                    Estimator::Infonce => train::infonce::train_nce(&cfg, &ds.train, &ds.heldout)?,
+                    _ => train::train_rbm(&cfg, &ds.train, &ds.heldout, set.is_spin())?,
                 };
                 Ok((o, pj, extract_s))
             }
@@ -589,7 +649,8 @@ fn finish(a: &TrainArgs, t: &Trained, outcome: &Outcome, started: Instant) -> Re
         "geometry": spec,
         "hidden": a.hidden,
         "mi": {"unit": "nats", "best": best.heldout, "mean": mean, "err": err,
-               "best_restart": outcome.best},
+               "best_restart": outcome.best,
+               "ceiling_ln_k": outcome.notes.get("ceiling_ln_k").cloned().unwrap_or(Value::Null)},
         "weights": rule.weights,
         "bias": rule.bias,
         "pairs": pairs_json,

@@ -16,8 +16,8 @@
 //! the minibatch composition) from the ordinary training, which is a different method.
 
 use super::{
-    Centre, Decoder, Lambda, Objective, Outcome, RUN, Rows, TrainConfig, best_of, im_value_centred,
-    run_restart, shuffle,
+    Centre, Decoder, Lambda, Objective, Outcome, RUN, Rows, TrainConfig, best_of, epoch_order,
+    im_value_centred, run_restart, shuffle,
 };
 use crate::cluster::Team;
 use crate::io::wire::{Reader, Writer};
@@ -136,7 +136,7 @@ impl Objective for ImShards<'_> {
     fn visible(&self) -> usize {
         self.im.rule_shape().visible
     }
-    fn state(&self) -> Decoder {
+    fn state(&self, _: &mut Xoshiro256PlusPlus) -> Decoder {
         Decoder::zero(&self.im)
     }
     fn epoch(
@@ -161,16 +161,10 @@ impl Objective for ImShards<'_> {
             .shards
             .iter()
             .map(|h| {
-                let n = h.train.len();
-                let mut runs: Vec<u32> = (0..n.div_ceil(RUN) as u32).collect();
-                shuffle(
-                    &mut runs,
+                epoch_order(
+                    h.train.len(),
                     &mut stream(epoch_seed, JOB_SHARD, h.index as u64),
-                );
-                runs.iter()
-                    .flat_map(|&r| r as usize * RUN..(r as usize * RUN + RUN).min(n))
-                    .map(|i| i as u32)
-                    .collect()
+                )
             })
             .collect();
         let (nw, nh) = (w.len(), b.len());
