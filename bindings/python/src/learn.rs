@@ -9,7 +9,7 @@ use crate::work;
 use pyo3::prelude::*;
 use rsmi_cli::command::coarsen::{self as coarsen_cmd, CoarsenArgs};
 use rsmi_cli::command::mi::{self as mi_cmd, MiArgs};
-use rsmi_cli::command::train::{self as train_cmd, DataArgs, TrainArgs};
+use rsmi_cli::command::train::{self as train_cmd, CriticArgs, DataArgs, TrainArgs};
 use rsmi_cli::io::npz::read_npz;
 use rsmi_cli::learn::rule_file::{RuleFile, parse_rule, read_rule, write_rule};
 use serde_json::Value;
@@ -217,10 +217,25 @@ macro_rules! set {
     };
 }
 
+/// The `infonce` critic options of `train` and `mi`.
+fn critic_options(
+    a: &mut CriticArgs,
+    critic: Option<&str>,
+    critic_width: Option<usize>,
+    embed: Option<usize>,
+) -> PyResult<()> {
+    if let Some(c) = critic {
+        a.critic = parse_enum("--critic", c)?;
+    }
+    set!(a, critic_width, embed);
+    Ok(())
+}
+
 /// train(data, block=2, buffer=1, env=2, hidden=1, estimator="im", restarts=10, seed=1,
 ///       epochs=200, batch=1000, lr=0.01, lr_decoder=0.03, patience=10, tolerance=1e-4,
-///       cap=10.0, init_std=0.05, free_bias=False, rbm_hidden=None, rbm_lr=0.02,
-///       rbm_epochs=30, rbm_k=1, rbm_cd=False, rbm_pairs=16384, rbm_samples=16,
+///       cap=10.0, init_std=0.05, free_bias=False, critic="mlp", critic_width=16, embed=8,
+///       rbm_hidden=None, rbm_lr=0.02, rbm_epochs=30, rbm_k=1, rbm_cd=False,
+///       rbm_pairs=16384, rbm_samples=16,
 ///       input=None, stride=None, heldout=0.3, max_pairs=262144, flip="auto",
 ///       threads=None, out=None, force=False, plot=None)
 ///
@@ -232,7 +247,8 @@ macro_rules! set {
 #[pyo3(signature = (data, *, block=None, buffer=None, env=None, hidden=None, estimator=None,
                     restarts=None, seed=None, epochs=None, batch=None, lr=None,
                     lr_decoder=None, patience=None, tolerance=None, cap=None, init_std=None,
-                    free_bias=false, rbm_hidden=None, rbm_lr=None, rbm_epochs=None,
+                    free_bias=false, critic=None, critic_width=None, embed=None,
+                    rbm_hidden=None, rbm_lr=None, rbm_epochs=None,
                     rbm_k=None, rbm_cd=false, rbm_pairs=None, rbm_samples=None, input=None,
                     stride=None, heldout=None, max_pairs=None, flip=None, threads=None,
                     out=None, force=false, plot=None))]
@@ -256,6 +272,9 @@ pub fn train(
     cap: Option<f32>,
     init_std: Option<f32>,
     free_bias: bool,
+    critic: Option<&str>,
+    critic_width: Option<usize>,
+    embed: Option<usize>,
     rbm_hidden: Option<usize>,
     rbm_lr: Option<f32>,
     rbm_epochs: Option<usize>,
@@ -311,6 +330,7 @@ pub fn train(
     if let Some(e) = estimator {
         a.estimator = parse_enum("--estimator", e)?;
     }
+    critic_options(&mut a.critic, critic, critic_width, embed)?;
     a.free_bias = free_bias;
     a.rbm_cd = rbm_cd;
     a.rbm_hidden = rbm_hidden;
@@ -344,8 +364,9 @@ pub fn train(
 }
 
 /// mi(data, rule, block=None, buffer=None, env=None, estimator="im", seed=1, epochs=200,
-///    batch=1000, lr_decoder=0.03, patience=10, tolerance=1e-4, groups=20, input=None,
-///    stride=None, heldout=0.3, max_pairs=262144, flip="auto", threads=None)
+///    batch=1000, lr_decoder=0.03, patience=10, tolerance=1e-4, groups=20, critic="mlp",
+///    critic_width=16, embed=8, input=None, stride=None, heldout=0.3, max_pairs=262144,
+///    flip="auto", threads=None)
 ///
 /// `rsmi mi`: the information I(H:E) (nats) kept by `rule` ("majority", "decimation", a
 /// RULE.json path or a `Rule`) on `data`. Returns the dict `rsmi mi --json` prints
@@ -353,8 +374,9 @@ pub fn train(
 #[pyfunction]
 #[pyo3(signature = (data, rule, *, block=None, buffer=None, env=None, estimator=None,
                     seed=None, epochs=None, batch=None, lr_decoder=None, patience=None,
-                    tolerance=None, groups=None, input=None, stride=None, heldout=None,
-                    max_pairs=None, flip=None, threads=None))]
+                    tolerance=None, groups=None, critic=None, critic_width=None, embed=None,
+                    input=None, stride=None, heldout=None, max_pairs=None, flip=None,
+                    threads=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn mi<'py>(
     py: Python<'py>,
@@ -371,6 +393,9 @@ pub fn mi<'py>(
     patience: Option<usize>,
     tolerance: Option<f64>,
     groups: Option<usize>,
+    critic: Option<&str>,
+    critic_width: Option<usize>,
+    embed: Option<usize>,
     input: Option<&str>,
     stride: Option<usize>,
     heldout: Option<f64>,
@@ -403,6 +428,7 @@ pub fn mi<'py>(
     set!(
         a, seed, epochs, batch, lr_decoder, patience, tolerance, groups
     );
+    critic_options(&mut a.critic, critic, critic_width, embed)?;
     let out = work::run(py, move || {
         let _scratch = scratch;
         mi_cmd::run(&a)

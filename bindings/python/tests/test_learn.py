@@ -76,6 +76,25 @@ def test_mi_equals_cli(cli, tc):
     assert got["rule"] == ref["rule"]
 
 
+def test_infonce_equals_cli(cli, tc, tmp_path):
+    path, pair = tc
+    ref = cli.json("mi", "--data", path, "--rule", "majority", "--epochs", 10,
+                   "--estimator", "infonce", "--critic", "linear", "--embed", 4, "--batch", 200)
+    got = rsmi.mi(pair, "majority", epochs=10, estimator="infonce", critic="linear", embed=4,
+                  batch=200)
+    assert got["mi"] == ref["mi"]
+    assert got["mi"]["ceiling_ln_k"] == pytest.approx(np.log(200), abs=1e-12)
+    out = tmp_path / "n.json"
+    summary = cli.json("train", "--data", path, "--estimator", "infonce", "--critic-width", 4,
+                       "--batch", 200, "--out", out, "--restarts", 2, "--epochs", 5)
+    rule = rsmi.train(path, estimator="infonce", critic_width=4, batch=200, restarts=2,
+                      epochs=5)
+    np.testing.assert_array_equal(rule.weights, np.array(json.loads(out.read_text())["weights"]))
+    assert rule.summary["mi"] == summary["mi"]
+    with pytest.raises(ValueError, match="--critic"):
+        rsmi.mi(path, "majority", estimator="infonce", critic="quadratic")
+
+
 def test_mi_of_a_rule_object_equals_its_file(cli, tc, tmp_path):
     path, _ = tc
     rule = rsmi.train(path, **TRAIN)
