@@ -8,6 +8,12 @@
 //! length), so that on average every site is visited once per sweep. A fixed count,
 //! rather than "worms until L² steps", keeps the measurement times independent of the
 //! worm lengths (a stopping rule that depends on them biases the samples).
+//!
+//! **Start.** Free runs (interaction 0) start every chain in the columnar covering
+//! h(x, y) = 1 for even x ([`Torus::columnar`]). Interacting runs start each chain in one
+//! of the 4 columnar states, drawn from the first word of the chain's own stream (see
+//! [`start_sector`]): below T_KT a chain keeps the columnar state it starts in, and a
+//! sample file must hold all four for the 4-fold degeneracy to be visible (I(H:E) → ln 4).
 
 use crate::cluster::Team;
 use crate::io::atomic::check_output_path;
@@ -70,7 +76,11 @@ docs/method.md#dimers-and-the-noise-decoration: vertex noise bits on even-even e
 links in between), and meta (UTF-8 JSON bytes).
 
 Interacting model: E = v * N_par, N_par = plaquettes holding two parallel dimers \
-(v = -1 aligning; Kosterlitz-Thouless transition near T = 0.65).
+(v = -1 aligning; Kosterlitz-Thouless transition near T = 0.65). Free runs start every \
+chain in the columnar state h(x,y) = 1 for even x; interacting runs start each chain in one \
+of the 4 columnar states (h on even x, h on odd x, v on even y, v on odd y), chosen by the \
+top two bits of the first word of the chain's own random stream, so that below T_KT the \
+file holds all four.
 
 REPRODUCIBILITY: the samples depend only on the size, interaction, temperature, exits, \
 samples, burn-in, thin, decorate, --jobs and seed; never on --threads or on the number of \
@@ -196,6 +206,38 @@ fn stream_job(v: f64, t: f64, c: usize) -> u64 {
     (h & !0xffff_ffff) | c as u64
 }
 
+/// The columnar state an interacting chain starts in, from the top two bits of `word`
+/// (the first word of the chain's stream): 0 = h(x, y) on even x (the free runs' start,
+/// [`Torus::columnar`]), 1 = h on odd x, 2 = v(x, y) on even y, 3 = v on odd y.
+pub fn start_sector(word: u64) -> u8 {
+    (word >> 62) as u8
+}
+
+/// Write columnar state `sector` (see [`start_sector`]) into (`h`, `v`).
+fn columnar_start(torus: Torus, h: &mut [u64], v: &mut [u64], sector: u8) -> Result<()> {
+    torus.columnar(h, v)?;
+    if sector == 0 {
+        return Ok(());
+    }
+    h.fill(0);
+    // (plane, whether the stripes alternate along x, parity of the occupied stripes)
+    let (plane, along_x, parity) = match sector {
+        1 => (&mut *h, true, 1),
+        2 => (&mut *v, false, 0),
+        _ => (&mut *v, false, 1),
+    };
+    let l = torus.l();
+    for y in 0..l {
+        for x in 0..l {
+            if (if along_x { x } else { y }) % 2 == parity {
+                torus.set(plane, x, y, true)?;
+            }
+        }
+    }
+    torus.validate(h, v)?;
+    Ok(())
+}
+
 /// One chain's output, chain-major.
 #[derive(Debug, Default, PartialEq)]
 struct ChainOut {
@@ -207,6 +249,8 @@ struct ChainOut {
     n_parallel: Vec<f64>,
     steps: u64,
     worms_per_sweep: u64,
+    /// Columnar state of the start (see [`start_sector`]); 0 for free runs.
+    start_sector: u8,
 }
 
 impl ChainOut {
@@ -219,6 +263,7 @@ impl ChainOut {
         w.floats(&self.n_parallel);
         w.u64(self.steps);
         w.u64(self.worms_per_sweep);
+        w.u64(self.start_sector as u64);
     }
     fn decode(r: &mut Reader<'_>) -> Result<ChainOut> {
         Ok(ChainOut {
@@ -230,6 +275,10 @@ impl ChainOut {
             n_parallel: r.floats()?,
             steps: r.u64()?,
             worms_per_sweep: r.u64()?,
+            start_sector: u8::try_from(r.u64()?)
+                .ok()
+                .filter(|&k| k < 4)
+                .context("internal: start sector out of range")?,
         })
     }
 }
@@ -255,8 +304,15 @@ fn run_chain(
     let mut rng: Xoshiro256PlusPlus = stream(args.seed, job, 0);
     let mut noise_rng: Xoshiro256PlusPlus = stream(args.seed, job, 1);
     let (mut h, mut v) = (vec![0u64; words], vec![0u64; words]);
-    torus.columnar(&mut h, &mut v)?;
     let mut out = ChainOut::default();
+    if args.interaction == 0.0 {
+        // Free runs: the historical start, and no random word spent on it.
+        torus.columnar(&mut h, &mut v)?;
+    } else {
+        use rsmi_core::rng::Rng;
+        out.start_sector = start_sector(rng.next_u64());
+        columnar_start(torus, &mut h, &mut v, out.start_sector)?;
+    }
     // Warm-up with covering sweeps, then calibrate a fixed number of worms per sweep.
     for _ in 0..DIMER_WARMUP {
         let mut steps = 0;
@@ -516,7 +572,7 @@ fn assemble_and_write(
         "definitions": "flippable = plaquettes holding two parallel dimers / L^2; n_parallel = N_par (total, E = v * N_par); winding_x2 = W_x^2",
     });
     let steps: u64 = chains.iter().map(|c| c.steps).sum();
-    let config = json!({
+    let mut config = json!({
         "model": MODEL,
         "size": args.size,
         "interaction": args.interaction,
@@ -532,11 +588,15 @@ fn assemble_and_write(
         "worms_per_sweep": chains.iter().map(|c| c.worms_per_sweep).collect::<Vec<_>>(),
         "warmup_covering_sweeps": DIMER_WARMUP,
         "calibration_covering_sweeps": DIMER_CALIBRATION,
-        "start": "columnar",
+        "start": if args.interaction == 0.0 { "columnar" } else { "columnar-random-sector" },
         "stream_scheme": STREAM_SCHEME,
         "sample_order": "chain-major: sample chain*m + t is the t-th measurement of chain `chain` (m = measurements_per_chain)",
         "max_chains": args.jobs,
     });
+    if args.interaction != 0.0 {
+        // Provenance only (free runs keep their historical meta byte for byte).
+        config["start_sectors"] = json!(chains.iter().map(|c| c.start_sector).collect::<Vec<_>>());
+    }
     file.meta = json!({
         "format": "rsmi-samples-1",
         "model": MODEL,
