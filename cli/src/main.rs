@@ -31,7 +31,7 @@ enum Command {
     Coarsen(rsmi_cli::command::coarsen::CoarsenArgs),
     /// Principal components, clusters and lattice symmetries of an ensemble of filters.
     Ensemble(Box<rsmi_cli::command::ensemble::EnsembleArgs>),
-    /// I(H:E) against the buffer width, with exponential and algebraic decay fits.
+    /// I(H:E) against the buffer width (decay fits) or the temperature (boundaryness).
     Scan(Box<rsmi_cli::command::scan::ScanArgs>),
     /// Fit the couplings of a sample file by maximum pseudo-likelihood (jackknife errors).
     Couplings(rsmi_cli::command::couplings::CouplingsArgs),
