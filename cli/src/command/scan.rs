@@ -26,8 +26,9 @@
 //! [`filter_stats`]), and the temperature where B peaks.
 
 use super::mi::{self, MiArgs};
-use super::train::{self, DataArgs, TrainArgs};
+use super::train::{self, CriticArgs, DataArgs, TrainArgs};
 use crate::learn::rule_file::read_rule;
+use crate::learn::train::Estimator;
 use crate::plot::flow::{Guide, Series, xy_scene};
 use crate::plot::scene::{Scene, Shape};
 use crate::plot::write_scene;
@@ -98,9 +99,19 @@ pub struct ScanArgs {
     /// Seed of the pair split, the decoder and the training.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Groups of held-out samples for the error bars.
+    /// Groups of held-out samples for the error bars (im).
     #[arg(long, default_value_t = 10)]
     pub groups: usize,
+    /// Estimator of I(H:E) at every width, and of the training with `--rule learn`: im or
+    /// infonce (its values never exceed ln --batch).
+    #[arg(long, value_enum, default_value = "im")]
+    pub estimator: Estimator,
+    /// Minibatch size of the decoder, critic or rule training.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Critic options (infonce).
+    #[command(flatten)]
+    pub critic: CriticArgs,
     /// Draw I against L_B on log-lin and log-log axes, with the fits (PNG or SVG).
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -110,6 +121,30 @@ pub struct ScanArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The estimator settings of the scan onto a `train` or `mi` argument set.
+fn estimator_options(
+    a: &ScanArgs,
+    est: &mut Estimator,
+    batch: &mut usize,
+    critic: &mut CriticArgs,
+) {
+    *est = a.estimator;
+    *batch = a.batch;
+    *critic = a.critic.clone();
+}
+
+/// The `estimator` sentence of the JSON.
+fn estimator_description(a: &ScanArgs, how: &str) -> String {
+    match a.estimator {
+        Estimator::Infonce => format!(
+            "infonce ({how}, critic trained; I = the mean bound over held-out batches of K = {} pairs, err over batches, ceiling ln K = {:.4})",
+            a.batch,
+            (a.batch as f64).ln()
+        ),
+        _ => format!("im ({how}, learned softmax decoder, held-out groups)"),
+    }
 }
 
 /// The widths of `--buffer`: `A..B` inclusive or `a,b,c`; sorted, distinct.
@@ -252,6 +287,12 @@ pub fn fit_decays(points: &[(f64, f64, f64)]) -> Value {
 
 /// Run `rsmi scan`; returns the JSON result.
 pub fn run(a: &ScanArgs) -> Result<Value> {
+    if !matches!(a.estimator, Estimator::Im | Estimator::Infonce) {
+        bail!(
+            "rsmi scan supports --estimator im or infonce (got {})",
+            a.estimator.name()
+        );
+    }
     if !a.temperatures.is_empty() {
         return run_temperatures(a);
     }
@@ -305,6 +346,7 @@ pub fn run(a: &ScanArgs) -> Result<Value> {
                 t.hidden = a.hidden;
                 t.restarts = a.restarts;
                 t.seed = a.seed;
+                estimator_options(a, &mut t.estimator, &mut t.batch, &mut t.critic);
                 t.force = true;
                 train::run(&t)?;
                 let r = read_rule(&out)?;
@@ -318,12 +360,14 @@ pub fn run(a: &ScanArgs) -> Result<Value> {
             m.env = Some(a.env);
             m.seed = a.seed;
             m.groups = a.groups;
+            estimator_options(a, &mut m.estimator, &mut m.batch, &mut m.critic);
             m.quiet = true;
             let v = mi::evaluate(&m, rule).with_context(|| format!("L_B = {lb}"))?;
             points.push(json!({
                 "buffer": lb,
                 "distance": lb + 1,
-                "mi": {"value": v["mi"]["value"], "err": v["mi"]["err"]},
+                "mi": {"value": v["mi"]["value"], "err": v["mi"]["err"],
+                       "ceiling_ln_k": v["mi"]["ceiling_ln_k"]},
                 "learned_rule": learned,
             }));
         }
@@ -349,7 +393,7 @@ pub fn run(a: &ScanArgs) -> Result<Value> {
         "data": a.data.data.display().to_string(),
         "rule": a.rule,
         "geometry": {"block": a.block, "env": a.env, "buffers": buffers},
-        "estimator": "im (rsmi mi: fixed rule, learned softmax decoder, held-out groups)",
+        "estimator": estimator_description(a, "rsmi mi: fixed rule"),
         "unit": "nats",
         "seed": a.seed,
         "points": points,
@@ -629,6 +673,7 @@ fn run_temperatures(a: &ScanArgs) -> Result<Value> {
             tr.hidden = 1;
             tr.restarts = a.restarts;
             tr.seed = a.seed;
+            estimator_options(a, &mut tr.estimator, &mut tr.batch, &mut tr.critic);
             tr.force = true;
             train::run(&tr).with_context(|| format!("T = {t} ({})", f.path.display()))?;
             let r = read_rule(&out)?;
@@ -652,13 +697,15 @@ fn run_temperatures(a: &ScanArgs) -> Result<Value> {
             m.env = Some(a.env);
             m.seed = a.seed;
             m.groups = a.groups;
+            estimator_options(a, &mut m.estimator, &mut m.batch, &mut m.critic);
             m.quiet = true;
             let weights = json!(r.weights[0]);
             let v = mi::evaluate(&m, Some(r)).with_context(|| format!("T = {t}"))?;
             points.push(json!({
                 "temperature": t,
                 "data": f.path.display().to_string(),
-                "mi": {"value": v["mi"]["value"], "err": v["mi"]["err"]},
+                "mi": {"value": v["mi"]["value"], "err": v["mi"]["err"],
+                       "ceiling_ln_k": v["mi"]["ceiling_ln_k"]},
                 "mi_restarts": train_mi,
                 "ratio": stats["ratio"],
                 "boundaryness": stats["boundaryness"],
@@ -696,7 +743,7 @@ fn run_temperatures(a: &ScanArgs) -> Result<Value> {
         "hidden": 1,
         "geometry": {"block": a.block, "buffer": buffer, "env": a.env},
         "restarts": a.restarts,
-        "estimator": "im (training: rsmi train; I: rsmi mi on the best restart, held-out groups)",
+        "estimator": estimator_description(a, "training: rsmi train; I: rsmi mi on the best restart"),
         "unit": "nats",
         "seed": a.seed,
         "definitions": {
