@@ -222,7 +222,7 @@ fn tile_out<const W: usize>(x: &[f32x8], buf: &mut [f32], n0: usize) {
 /// pattern when the whole row fits (width ≤ 8), by an 8 × 8 transpose of row loads
 /// otherwise; a partial tile (the batch's last) takes the strided path.
 #[inline(always)]
-fn cols_in(
+pub(super) fn cols_in(
     buf: &[f32],
     width: usize,
     n0: usize,

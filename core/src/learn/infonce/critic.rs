@@ -27,7 +27,7 @@
 //! every stored activation and score, and 1e-4 · Σ_j |term_j| + 1e-6 for accumulated
 //! gradients (f32 summation over the batch).
 
-use super::super::kernels::{axpy_rows, dot, load};
+use super::super::kernels::{axpy_rows, cols_in, dot, load};
 use super::super::rule::MAX_HIDDEN;
 use crate::error::{Error, check_len};
 use wide::f32x8;
@@ -254,9 +254,19 @@ pub fn embed(
     Ok(())
 }
 
-/// out\[r·K + j\] = w_r · e_j for the rows r of `w` (rows of `ne`): four rows share each
-/// load of e_j.
+/// Environments up to this size take the lane-per-pair path of [`first_layer`].
+const NARROW_ENV: usize = 256;
+
+/// out\[r·K + j\] = w_r · e_j for the rows r of `w` (rows of `ne`).
+///
+/// For |E| ≤ [`NARROW_ENV`] the lanes are pairs: a tile of 8 environments is transposed
+/// once (one vector per site), and each output vector (4 rows at a time) is a chain of
+/// FMAs with broadcast weights, stored contiguously; no horizontal sums. Wider
+/// environments take dot products over |E| (four rows share each load of e_j).
 fn first_layer(w: &[f32], ne: usize, e: &[f32], k: usize, out: &mut [f32]) {
+    if ne <= NARROW_ENV {
+        return first_layer_tiles(w, ne, e, k, out);
+    }
     let rows = w.len() / ne;
     let full = ne / LANES * LANES;
     for j in 0..k {
@@ -286,6 +296,48 @@ fn first_layer(w: &[f32], ne: usize, e: &[f32], k: usize, out: &mut [f32]) {
             out[r * k + j] = dot(&w[r * ne..(r + 1) * ne], ej);
             r += 1;
         }
+    }
+}
+
+/// [`first_layer`] for |E| ≤ [`NARROW_ENV`], lane = pair.
+fn first_layer_tiles(w: &[f32], ne: usize, e: &[f32], k: usize, out: &mut [f32]) {
+    let rows = w.len() / ne;
+    let mut et = [f32x8::ZERO; NARROW_ENV];
+    let mut j0 = 0;
+    while j0 < k {
+        let valid = (k - j0).min(LANES);
+        for m0 in (0..ne).step_by(LANES) {
+            cols_in(e, ne, j0, valid, m0, 0.0, &mut et[m0..]);
+        }
+        let et = &et[..ne];
+        let mut r = 0;
+        while r < rows {
+            let n = (rows - r).min(4);
+            let mut acc = [f32x8::ZERO; 4];
+            if n == 4 {
+                let wr: [&[f32]; 4] = core::array::from_fn(|q| &w[(r + q) * ne..(r + q + 1) * ne]);
+                let rows4 = wr[0].iter().zip(wr[1]).zip(wr[2]).zip(wr[3]);
+                for (&x, (((&w0, &w1), &w2), &w3)) in et.iter().zip(rows4) {
+                    acc[0] = f32x8::splat(w0).mul_add(x, acc[0]);
+                    acc[1] = f32x8::splat(w1).mul_add(x, acc[1]);
+                    acc[2] = f32x8::splat(w2).mul_add(x, acc[2]);
+                    acc[3] = f32x8::splat(w3).mul_add(x, acc[3]);
+                }
+            } else {
+                for (q, a) in acc[..n].iter_mut().enumerate() {
+                    let row = &w[(r + q) * ne..(r + q + 1) * ne];
+                    for (&x, &y) in et.iter().zip(row) {
+                        *a = f32x8::splat(y).mul_add(x, *a);
+                    }
+                }
+            }
+            for (q, a) in acc[..n].iter().enumerate() {
+                let dst = &mut out[(r + q) * k + j0..(r + q) * k + j0 + valid];
+                dst.copy_from_slice(&a.to_array()[..valid]);
+            }
+            r += n;
+        }
+        j0 += LANES;
     }
 }
 

@@ -49,6 +49,9 @@ fn critic_kernels_match_the_scalar_references() {
         (67, 3, 9, 5),
         (16, 8, 8, 0),
         (33, 4, 16, 17),
+        // Wider than NARROW_ENV: the dot-product path of the first layer.
+        (300, 2, 8, 5),
+        (257, 1, 5, 0),
     ] {
         for &k in &[1usize, 7, 8, 9, 61] {
             let shape = CriticShape::new(ne, nh, kd, nm).unwrap();
