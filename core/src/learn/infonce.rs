@@ -3,7 +3,7 @@
 //! a Gumbel-softmax relaxation (docs/method.md#infonce).
 //!
 //! On a batch of K pairs (v_i, e_i), with H_i ~ P_Λ(·|v_i) and the other pairs' e_j as
-//! negatives, the InfoNCE bound is (1/K) Σ_i [f(H_i, e_i) − ln((1/K) Σ_j e^{f(H_i, e_j)})].
+//! negatives, the InfoNCE bound is (1/K) Σ_i \[f(H_i, e_i) − ln((1/K) Σ_j e^{f(H_i, e_j)})\].
 //! Each term involves one H_i only, so its expectation over the H's is an exact sum:
 //!
 //! ```text
@@ -11,7 +11,7 @@
 //! t_sj = u(s) · g(e_j),   L_s = ln((1/K) Σ_j e^{t_sj}),   P̂(s) = (1/K) Σ_i P_Λ(s|v_i).
 //! ```
 //!
-//! Î ≤ ln K (each t_si − L_s ≤ ln K) and E[Î] ≤ I_Λ(H:E) for every critic. The score
+//! Î ≤ ln K (each t_si − L_s ≤ ln K) and E\[Î\] ≤ I_Λ(H:E) for every critic. The score
 //! matrix is 2^N_h × K, not K × K: the exact sum over H makes the bound linear in the
 //! batch.
 //!
