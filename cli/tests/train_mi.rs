@@ -224,6 +224,25 @@ fn same_seed_same_weights_regardless_of_threads() {
     let c = dir.join("c.json");
     ok(&train(&d.ising2d, &c, &["--seed", "5"]));
     assert_ne!(read_rule(&c).unwrap().weights, ra.weights);
+    // InfoNCE too: the critic's random start comes from the restart's stream.
+    let (e, f) = (dir.join("e.json"), dir.join("f.json"));
+    let nce = ["--estimator", "infonce", "--batch", "200", "--seed", "4"];
+    ok(&train(
+        &d.ising2d,
+        &e,
+        &[&nce[..], &["--threads", "1"]].concat(),
+    ));
+    ok(&train(
+        &d.ising2d,
+        &f,
+        &[&nce[..], &["--threads", "2"]].concat(),
+    ));
+    let (re, rf) = (read_rule(&e).unwrap(), read_rule(&f).unwrap());
+    assert_eq!(re.weights, rf.weights);
+    assert_eq!(
+        re.mi.as_ref().unwrap().restarts,
+        rf.mi.as_ref().unwrap().restarts
+    );
 }
 
 #[test]
@@ -307,6 +326,62 @@ fn bad_input_is_refused_and_leaves_nothing_behind() {
         (
             vec!["train", "--data", i2, "--out", o, "--hidden", "9"],
             "--hidden",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                i2,
+                "--out",
+                o,
+                "--estimator",
+                "infonce",
+                "--embed",
+                "0",
+            ],
+            "--embed",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                i2,
+                "--out",
+                o,
+                "--estimator",
+                "infonce",
+                "--critic-width",
+                "0",
+            ],
+            "--critic linear",
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                i2,
+                "--out",
+                o,
+                "--estimator",
+                "infonce",
+                "--batch",
+                "100000000",
+            ],
+            "InfoNCE needs full batches",
+        ),
+        (
+            vec![
+                "mi",
+                "--data",
+                i2,
+                "--rule",
+                "majority",
+                "--estimator",
+                "infonce",
+                "--batch",
+                "100000000",
+            ],
+            "InfoNCE needs full batches",
         ),
         (
             vec!["train", "--data", i2, "--out", o, "--restarts", "0"],
