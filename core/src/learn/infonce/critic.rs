@@ -633,26 +633,64 @@ pub fn backward(
         }
         b.drt
     };
-    // W (or W₁) rows: Σ_j first_rj e_j, eight pairs per axpy.
-    let rows = shape.first_rows();
-    let mut coef = [0.0f32; LANES];
-    for j0 in (0..k).step_by(LANES) {
-        let j1 = (j0 + LANES).min(k);
-        let src: [&[f32]; LANES] = core::array::from_fn(|q| {
-            if j0 + q < j1 {
-                &b.e[(j0 + q) * ne..(j0 + q + 1) * ne]
+    // W (or W₁) rows: Σ_j first_rj e_j.
+    outer_accumulate(first, k, b.e, ne, gw);
+    Ok(())
+}
+
+/// gw\[r·|E| + m\] += Σ_j first\[r·K + j\] e\[j·|E| + m\] (the weight gradient of a first
+/// layer): two rows of gw at a time share each load of e, over four pairs per pass (eight
+/// broadcast coefficients, two accumulators and one input in registers); the rest by
+/// [`axpy_rows`].
+fn outer_accumulate(first: &[f32], k: usize, e: &[f32], ne: usize, gw: &mut [f32]) {
+    const PAIRS: usize = 4;
+    let rows = gw.len() / ne;
+    let full = ne / LANES * LANES;
+    let mut j0 = 0;
+    while j0 < k {
+        let nq = (k - j0).min(PAIRS);
+        let er: [&[f32]; PAIRS] = core::array::from_fn(|q| {
+            if q < nq {
+                &e[(j0 + q) * ne..(j0 + q + 1) * ne]
             } else {
                 &[]
             }
         });
-        for r in 0..rows {
-            coef[..j1 - j0].copy_from_slice(&first[r * k + j0..r * k + j1]);
-            axpy_rows(
-                &mut gw[r * ne..(r + 1) * ne],
-                &coef[..j1 - j0],
-                &src[..j1 - j0],
-            );
+        let mut r = 0;
+        if nq == PAIRS {
+            while r + 2 <= rows {
+                let c: [[f32x8; PAIRS]; 2] = core::array::from_fn(|a| {
+                    core::array::from_fn(|q| f32x8::splat(first[(r + a) * k + j0 + q]))
+                });
+                let (g0, g1) = gw[r * ne..(r + 2) * ne].split_at_mut(ne);
+                let mut i = 0;
+                while i < full {
+                    let mut a0 = load(&g0[i..]);
+                    let mut a1 = load(&g1[i..]);
+                    for (q, row) in er.iter().enumerate() {
+                        let x = load(&row[i..]);
+                        a0 = c[0][q].mul_add(x, a0);
+                        a1 = c[1][q].mul_add(x, a1);
+                    }
+                    g0[i..i + LANES].copy_from_slice(&a0.to_array());
+                    g1[i..i + LANES].copy_from_slice(&a1.to_array());
+                    i += LANES;
+                }
+                for m in full..ne {
+                    for (q, row) in er.iter().enumerate() {
+                        g0[m] += first[r * k + j0 + q] * row[m];
+                        g1[m] += first[(r + 1) * k + j0 + q] * row[m];
+                    }
+                }
+                r += 2;
+            }
         }
+        let mut coef = [0.0f32; PAIRS];
+        while r < rows {
+            coef[..nq].copy_from_slice(&first[r * k + j0..r * k + j0 + nq]);
+            axpy_rows(&mut gw[r * ne..(r + 1) * ne], &coef[..nq], &er[..nq]);
+            r += 1;
+        }
+        j0 += PAIRS;
     }
-    Ok(())
 }
