@@ -3,7 +3,8 @@
 //!
 //! What is asserted, and why (measured with these seeds; see the report in the test):
 //! * at T_c the sites on the block's outer ring carry a larger mean |λ| than the 2×2 inside
-//!   (ring/inside ratio > 1.5, the threshold proposed by ALGORITHM.md §8 A6; measured ≈ 5);
+//!   (ring/inside ratio > 1.5, the threshold of A6 in docs/method.md#acceptance-experiments;
+//!   measured ≈ 5);
 //! * KJR's boundary weighting holds at every temperature of the scan (ratio > 1.5);
 //! * the boundaryness B = |Σ_ring λ| / |Σ_inside λ| of the PRE is large (B > 10) at T_c.
 //!

@@ -1,7 +1,7 @@
-//! Interacting dimers below T_KT (docs/method.md#acceptance-experiments, A12; ALGORITHM.md
-//! §3.4, §4.3): E = v·N_∥ with v = −1 (aligning); a Kosterlitz–Thouless transition at
-//! T_KT ≈ 0.65|v| separates the columnar crystal (4 degenerate states) from the critical
-//! Coulomb phase.
+//! Interacting dimers below T_KT (docs/method.md#acceptance-experiments, A12; Alet et al.,
+//! PRL 94, 235702 (2005); Gökmen et al., PRE 104, 064106 (2021)): E = v·N_∥ with v = −1
+//! (aligning); a Kosterlitz–Thouless transition at T_KT ≈ 0.65|v| separates the columnar
+//! crystal (4 degenerate states) from the critical Coulomb phase.
 //!
 //! 1. **Sectors.** Well below T_KT a chain keeps the columnar state it starts in, so the
 //!    sampler starts each chain of an interacting run in one of the 4 columnar states,
