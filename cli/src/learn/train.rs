@@ -405,6 +405,64 @@ trait Objective {
     fn export_bias(&self, _w: &[f32], _b: &mut [f32]) {}
 }
 
+/// Early stopping on the held-out estimate: after every epoch, the best value so far; stop
+/// when it has improved by less than `tolerance` over the last `patience` epochs.
+struct EarlyStop {
+    patience: usize,
+    tolerance: f64,
+    best_upto: Vec<f64>,
+}
+
+impl EarlyStop {
+    fn new(cfg: &TrainConfig) -> EarlyStop {
+        EarlyStop {
+            patience: cfg.patience,
+            tolerance: cfg.tolerance,
+            best_upto: Vec::new(),
+        }
+    }
+
+    /// Record the best value after this epoch; true when training should stop.
+    fn stop(&mut self, best: f64) -> bool {
+        self.best_upto.push(best);
+        let epoch = self.best_upto.len();
+        epoch > self.patience && best - self.best_upto[epoch - 1 - self.patience] < self.tolerance
+    }
+}
+
+/// The state of `obj` (decoder or critic) fitted with the rule held at (`w`, `b`), in the
+/// objective's coordinates: epochs on the training pairs from stream(seed, JOB_DECODER, 0)
+/// with early stopping on the held-out estimate, as in training. Returns the state of the
+/// best held-out epoch and the number of epochs run (`rsmi mi`).
+fn fit_fixed_rule<O: Objective>(
+    obj: &O,
+    cfg: &TrainConfig,
+    w: &mut [f32],
+    b: &mut [f32],
+) -> Result<(O::State, usize)> {
+    let mut rng = stream(cfg.seed, JOB_DECODER, 0);
+    let mut st = obj.state(&mut rng);
+    let mut lam = Lambda::new(cfg, w.len())?;
+    let mut best = (f64::NEG_INFINITY, st.clone());
+    let mut early = EarlyStop::new(cfg);
+    let mut epochs = 0;
+    for epoch in 1..=cfg.max_epochs {
+        obj.epoch(&mut lam, w, b, &mut st, &mut rng)?;
+        let held = obj.heldout(w, b, &st)?;
+        if !held.is_finite() {
+            bail!("the held-out estimate became {held} at epoch {epoch}");
+        }
+        epochs = epoch;
+        if held > best.0 {
+            best = (held, st.clone());
+        }
+        if early.stop(best.0) {
+            break;
+        }
+    }
+    Ok((best.1, epochs))
+}
+
 fn run_restart<O: Objective>(
     obj: &O,
     cfg: &TrainConfig,
@@ -421,7 +479,7 @@ fn run_restart<O: Objective>(
     let mut st = obj.state(&mut rng);
     let mut lam = Lambda::new(cfg, w.len())?;
     let mut best = (f64::NEG_INFINITY, w.clone(), b.clone(), st.clone());
-    let mut best_upto: Vec<f64> = Vec::new();
+    let mut early = EarlyStop::new(cfg);
     let mut trace = Vec::new();
     let mut epochs = 0;
     for epoch in 1..=cfg.max_epochs {
@@ -441,8 +499,7 @@ fn run_restart<O: Objective>(
         if held > best.0 {
             best = (held, w.clone(), b.clone(), st.clone());
         }
-        best_upto.push(best.0);
-        if epoch > cfg.patience && best.0 - best_upto[epoch - 1 - cfg.patience] < cfg.tolerance {
+        if early.stop(best.0) {
             break;
         }
     }
@@ -970,31 +1027,13 @@ pub fn fixed_rule_im(
         train_rule: false,
         centre,
     };
-    let mut rng = stream(cfg.seed, JOB_DECODER, 0);
     let mut w = weights.to_vec();
     let mut b: Vec<f32> = bias
         .iter()
         .zip(obj.centre.shift(weights, bias.len()))
         .map(|(&x, s)| x + s)
         .collect();
-    let mut st = obj.state(&mut rng);
-    let mut lam = Lambda::new(cfg, w.len())?;
-    let mut best = (f64::NEG_INFINITY, st.clone());
-    let mut best_upto = Vec::new();
-    let mut epochs = 0;
-    for epoch in 1..=cfg.max_epochs {
-        obj.epoch(&mut lam, &mut w, &mut b, &mut st, &mut rng)?;
-        let held = obj.heldout(&w, &b, &st)?;
-        epochs = epoch;
-        if held > best.0 {
-            best = (held, st.clone());
-        }
-        best_upto.push(best.0);
-        if epoch > cfg.patience && best.0 - best_upto[epoch - 1 - cfg.patience] < cfg.tolerance {
-            break;
-        }
-    }
-    let st = best.1;
+    let (st, epochs) = fit_fixed_rule(&obj, cfg, &mut w, &mut b)?;
     let value = obj.heldout(&w, &b, &st)?;
     // Groups of samples.
     let n = heldout.len();

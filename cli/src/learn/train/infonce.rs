@@ -14,8 +14,8 @@
 //! - Inputs are centred as for `im` (a reparametrisation; the stored bias absorbs it).
 
 use super::{
-    Centre, JOB_DECODER, JOB_MIX, Lambda, Mixed, Objective, Outcome, TrainConfig, check_pairs,
-    epoch_order, gauss, mean_err, run_all,
+    Centre, JOB_MIX, Lambda, Mixed, Objective, Outcome, TrainConfig, check_pairs, epoch_order,
+    fit_fixed_rule, gauss, mean_err, run_all,
 };
 use crate::learn::dataset::Pairs;
 use anyhow::{Result, bail};
@@ -294,33 +294,13 @@ pub fn fixed_rule_nce(
     }
     // V centred whatever the bias setting: the rule is fixed and its bias absorbs it.
     let obj = objective(cfg, train, heldout, false, true)?;
-    let mut rng = stream(cfg.seed, JOB_DECODER, 0);
     let mut w = weights.to_vec();
     let mut b: Vec<f32> = bias
         .iter()
         .zip(obj.centre.shift(weights, bias.len()))
         .map(|(&x, s)| x + s)
         .collect();
-    let mut st = obj.state(&mut rng);
-    let mut lam = Lambda::new(cfg, w.len())?;
-    let mut best = (f64::NEG_INFINITY, st.clone());
-    let mut best_upto = Vec::new();
-    let mut epochs = 0;
-    for epoch in 1..=cfg.max_epochs {
-        obj.epoch(&mut lam, &mut w, &mut b, &mut st, &mut rng)?;
-        let held = obj.heldout(&w, &b, &st)?;
-        if !held.is_finite() {
-            bail!("the held-out InfoNCE estimate became {held} at epoch {epoch}");
-        }
-        epochs = epoch;
-        if held > best.0 {
-            best = (held, st.clone());
-        }
-        best_upto.push(best.0);
-        if epoch > cfg.patience && best.0 - best_upto[epoch - 1 - cfg.patience] < cfg.tolerance {
-            break;
-        }
-    }
-    let est = obj.estimate(&w, &b, &best.1.x, (&obj.heldout.rows, obj.heldout.len))?;
+    let (critic, epochs) = fit_fixed_rule(&obj, cfg, &mut w, &mut b)?;
+    let est = obj.estimate(&w, &b, &critic.x, (&obj.heldout.rows, obj.heldout.len))?;
     Ok((est, epochs, notes(cfg, est.k)))
 }
