@@ -148,17 +148,6 @@ pub struct CriticConfig {
     pub width: usize,
 }
 
-impl Default for CriticConfig {
-    /// The command line's defaults: k = 8 (as RSMI-NE), one hidden layer of 16 (RSMI-NE
-    /// uses 32 with dropout; without dropout 16 generalises better on 10⁴–10⁵ pairs).
-    fn default() -> CriticConfig {
-        CriticConfig {
-            embed: 8,
-            width: 16,
-        }
-    }
-}
-
 impl TrainConfig {
     /// Check the settings; one sentence per mistake.
     pub fn validate(&self) -> Result<()> {
@@ -1578,7 +1567,10 @@ mod tests {
                     pairs: 1,
                     samples: 1,
                 },
-                critic: CriticConfig::default(),
+                critic: CriticConfig {
+                    embed: 8,
+                    width: 16,
+                },
             },
             train: &pairs,
             mixed: Mixed::of(&pairs, 1),

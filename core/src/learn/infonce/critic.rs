@@ -98,12 +98,7 @@ impl CriticShape {
 
     /// Length of the parameter vector.
     pub fn len(&self) -> usize {
-        let u = self.states() * self.embed;
-        if self.width == 0 {
-            u + self.embed * self.env
-        } else {
-            u + self.width * self.env + self.width + self.embed * self.width
-        }
+        self.part_lens().iter().sum::<usize>() + self.embed * self.width
     }
 
     /// Always false (a critic has at least one parameter); for clippy's `len` rule.
@@ -111,17 +106,23 @@ impl CriticShape {
         false
     }
 
+    /// Lengths of the first three parts of the parameter vector (u, first-layer weights,
+    /// b₁); W₂ is the rest.
+    fn part_lens(&self) -> [usize; 3] {
+        [
+            self.states() * self.embed,
+            self.first_rows() * self.env,
+            self.width,
+        ]
+    }
+
     /// The parameter vector's parts: (u, first-layer weights, b₁, W₂); b₁ and W₂ are
     /// empty for a linear g.
     pub fn split<'a>(&self, x: &'a [f32]) -> (&'a [f32], &'a [f32], &'a [f32], &'a [f32]) {
-        let (u, rest) = x.split_at(self.states() * self.embed);
-        let rows = if self.width == 0 {
-            self.embed
-        } else {
-            self.width
-        };
-        let (w, rest) = rest.split_at(rows * self.env);
-        let (b1, w2) = rest.split_at(if self.width == 0 { 0 } else { self.width });
+        let [nu, nw, nb] = self.part_lens();
+        let (u, rest) = x.split_at(nu);
+        let (w, rest) = rest.split_at(nw);
+        let (b1, w2) = rest.split_at(nb);
         (u, w, b1, w2)
     }
 
@@ -131,14 +132,10 @@ impl CriticShape {
         &self,
         x: &'a mut [f32],
     ) -> (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]) {
-        let (u, rest) = x.split_at_mut(self.states() * self.embed);
-        let rows = if self.width == 0 {
-            self.embed
-        } else {
-            self.width
-        };
-        let (w, rest) = rest.split_at_mut(rows * self.env);
-        let (b1, w2) = rest.split_at_mut(if self.width == 0 { 0 } else { self.width });
+        let [nu, nw, nb] = self.part_lens();
+        let (u, rest) = x.split_at_mut(nu);
+        let (w, rest) = rest.split_at_mut(nw);
+        let (b1, w2) = rest.split_at_mut(nb);
         (u, w, b1, w2)
     }
 

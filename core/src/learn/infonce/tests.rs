@@ -298,9 +298,9 @@ fn gradients_match_central_differences() {
     }
 }
 
-/// Î ≤ ln K for any parameters, and the bound is reached when H is a deterministic copy
-/// of a variable the critic reads perfectly and the batch has K distinct... here: H = v₁
-/// read off e = v, with large weights, gives Î → ln 2 (the entropy of H), not more.
+/// Î ≤ ln K for any parameters and batch sizes; and when H is a deterministic copy of a
+/// variable the critic reads perfectly (H = sign v, e = v, large weights) on a balanced
+/// batch, Î reaches the entropy of H, ln 2, and no more.
 #[test]
 fn the_value_never_exceeds_ln_k_and_saturates_at_the_entropy_of_h() {
     let mut g = Gen::new(9);
