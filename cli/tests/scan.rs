@@ -8,24 +8,31 @@ mod common;
 use common::{TempDir, ok, rsmi, s, stderr};
 use serde_json::Value;
 
-fn scan(d: &TempDir, t: &str) -> Value {
+/// `rsmi scan --json` of the 2×2 majority rule (L_E = 2) on `samples` fresh 2D Ising
+/// samples of size `size` at `t` (seed `seed`), over `buffers`, with `extra` arguments.
+fn scan_with(
+    d: &TempDir,
+    t: &str,
+    (size, samples, seed): (&str, &str, &str),
+    buffers: &str,
+    extra: &[&str],
+) -> Value {
     let data = d.join(&format!("T{t}.npz"));
     ok(&rsmi(&[
         "sample",
         "ising2d",
         "--size",
-        "32",
+        size,
         "--temperature",
         t,
         "--samples",
-        "2000",
+        samples,
         "--seed",
-        "1",
+        seed,
         "--out",
         s(&data),
     ]));
-    let fig = d.join(&format!("T{t}.svg"));
-    let o = rsmi(&[
+    let args = [
         "scan",
         "--data",
         s(&data),
@@ -34,16 +41,22 @@ fn scan(d: &TempDir, t: &str) -> Value {
         "--block",
         "2",
         "--buffer",
-        "0..5",
+        buffers,
         "--env",
         "2",
         "--json",
-        "--plot",
-        s(&fig),
-    ]);
+    ];
+    let o = rsmi(&[&args[..], extra].concat());
     ok(&o);
-    assert!(fig.exists(), "{}", stderr(&o));
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The IM scan of 2000 32×32 samples over L_B = 0..5, with its figure.
+fn scan(d: &TempDir, t: &str) -> Value {
+    let fig = d.join(&format!("T{t}.svg"));
+    let v = scan_with(d, t, ("32", "2000", "1"), "0..5", &["--plot", s(&fig)]);
+    assert!(fig.exists());
+    v
 }
 
 fn chi2(v: &Value, model: &str) -> f64 {
@@ -138,39 +151,13 @@ fn bad_scans_are_refused_clearly() {
 fn infonce_scans_tell_critical_from_gapped() {
     let d = TempDir::new("scan-nce");
     let run = |t: &str, size: &str, samples: &str, buffers: &str| -> Value {
-        let data = d.join(&format!("T{t}.npz"));
-        ok(&rsmi(&[
-            "sample",
-            "ising2d",
-            "--size",
-            size,
-            "--temperature",
+        scan_with(
+            &d,
             t,
-            "--samples",
-            samples,
-            "--seed",
-            "3",
-            "--out",
-            s(&data),
-        ]));
-        let o = rsmi(&[
-            "scan",
-            "--data",
-            s(&data),
-            "--rule",
-            "majority",
-            "--block",
-            "2",
-            "--buffer",
+            (size, samples, "3"),
             buffers,
-            "--env",
-            "2",
-            "--estimator",
-            "infonce",
-            "--json",
-        ]);
-        ok(&o);
-        serde_json::from_slice(&o.stdout).unwrap()
+            &["--estimator", "infonce"],
+        )
     };
     let tc = run("2.269185314213022", "32", "2000", "0..5");
     assert_eq!(tc["fits"]["best"], "algebraic", "{}", tc["fits"]);

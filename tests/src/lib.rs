@@ -7,7 +7,8 @@
 //! * error analysis through `rsmi_cli::stats` ([`mean_err`], [`binder`]) and the
 //!   assertion [`assert_exact`], which always compares with a 4σ tolerance and also
 //!   insists on a maximal error bar, so that no test passes for lack of statistics;
-//! * [`chi2_threshold`]: the p = 10⁻⁴ point of χ² (Wilson–Hilferty).
+//! * [`chi2_threshold`]: the p = 10⁻⁴ point of χ² (Wilson–Hilferty);
+//! * [`subspace`]: principal angles between small spans of filters.
 //!
 //! Set `RSMI_TESTS_VERBOSE=1` to print every comparison (nothing is printed otherwise).
 
@@ -18,6 +19,8 @@ use rsmi_core::rng::{WordRng, X4, Xoshiro256PlusPlus, stream, stream_x4};
 use wide::u64x4;
 
 pub use rsmi_cli::stats;
+
+pub mod subspace;
 
 /// Allowed deviation from an exact value, in standard errors.
 pub const SIGMAS: f64 = 4.0;

@@ -40,6 +40,7 @@ use rsmi_cli::command::sample_dimer::{self, Decorate, DimerArgs, ExitsArg};
 use rsmi_cli::command::train::{self, TrainArgs};
 use rsmi_cli::io::dimer_npz::DimerFile;
 use rsmi_cli::learn::rule_file::read_rule;
+use rsmi_tests::subspace::{dot, principal_cosines};
 use std::path::{Path, PathBuf};
 
 const LN4: f64 = 1.386_294_361_119_890_6;
@@ -223,45 +224,18 @@ fn columnar_block(s: usize) -> Vec<f64> {
     f
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(p, q)| p * q).sum()
-}
-
-/// Orthonormal basis (Gram–Schmidt, twice for stability) of the span of `vs`.
-fn orthonormal(vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let mut out: Vec<Vec<f64>> = Vec::new();
-    for v in vs {
-        let mut w = v.clone();
-        for _ in 0..2 {
-            for q in &out {
-                let d = dot(&w, q);
-                for (x, y) in w.iter_mut().zip(q) {
-                    *x -= d * y;
-                }
-            }
-        }
-        let n = dot(&w, &w).sqrt();
-        assert!(n > 1e-9, "degenerate filter set");
-        out.push(w.iter().map(|x| x / n).collect());
-    }
-    out
-}
-
-/// Cosines of the two principal angles between two 2-dimensional subspaces: the singular
-/// values of the 2×2 matrix M = Qaᵀ Qb (closed form), largest first.
-fn principal_cosines(a: &[Vec<f64>], b: &[Vec<f64>]) -> [f64; 2] {
-    let (qa, qb) = (orthonormal(a), orthonormal(b));
-    let m = [
-        [dot(&qa[0], &qb[0]), dot(&qa[0], &qb[1])],
-        [dot(&qa[1], &qb[0]), dot(&qa[1], &qb[1])],
-    ];
-    let f = m[0][0].powi(2) + m[0][1].powi(2) + m[1][0].powi(2) + m[1][1].powi(2);
-    let det = (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs();
-    let disc = (f * f - 4.0 * det * det).max(0.0).sqrt();
-    [
-        ((f + disc) / 2.0).sqrt(),
-        ((f - disc) / 2.0).max(0.0).sqrt(),
-    ]
+/// The training of the learning tests: V = 8×8 entries of the link layout (4×4 sites),
+/// L_B = 2, L_E = 4, N_h = 2, seed 3, `restarts` restarts (im unless changed).
+fn rule_args(data: &Path, out: &Path, restarts: usize) -> TrainArgs {
+    let mut a = TrainArgs::new(data.to_path_buf(), out.to_path_buf());
+    a.block = BLOCK;
+    a.buffer = 2;
+    a.env = 4;
+    a.hidden = 2;
+    a.restarts = restarts;
+    a.seed = 3;
+    a.force = true;
+    a
 }
 
 /// Distinct hidden codes (signs of λ_j·n + b_j) of the 4 perfect columnar blocks.
@@ -333,14 +307,7 @@ fn below_t_kt_rsmi_learns_the_columnar_order() {
     sample_dimer::run(&args(32, 1024, 512, t, 7, data.clone())).unwrap();
     let sampled = started.elapsed().as_secs_f64();
     let out = dir.join("columnar.json");
-    let mut a = TrainArgs::new(data.clone(), out.clone());
-    a.block = BLOCK;
-    a.buffer = 2;
-    a.env = 4;
-    a.hidden = 2;
-    a.restarts = 4;
-    a.seed = 3;
-    a.force = true;
+    let a = rule_args(&data, &out, 4);
     train::run(&a).unwrap();
     let trained = started.elapsed().as_secs_f64() - sampled;
     let rule = read_rule(&out).unwrap();
@@ -422,16 +389,9 @@ fn below_t_kt_rsmi_learns_the_columnar_order() {
     // The columnar-span criterion is therefore checked for `im` only; for `infonce` the
     // test asserts the information and the labelling, and prints the composition.
     let out = dir.join("columnar_infonce.json");
-    let mut a = TrainArgs::new(data.clone(), out.clone());
+    let mut a = rule_args(&data, &out, 2);
     a.estimator = rsmi_cli::learn::train::Estimator::Infonce;
-    a.block = BLOCK;
-    a.buffer = 2;
-    a.env = 4;
-    a.hidden = 2;
-    a.restarts = 2;
-    a.seed = 3;
     a.batch = 500;
-    a.force = true;
     train::run(&a).unwrap();
     let rule = read_rule(&out).unwrap();
     let summary = rule.mi.as_ref().unwrap();
@@ -476,14 +436,7 @@ fn far_above_t_kt_the_filters_are_staggered() {
     let data = dir.join("hot.npz");
     sample_dimer::run(&args(32, 1024, 128, t, 7, data.clone())).unwrap();
     let out = dir.join("staggered.json");
-    let mut a = TrainArgs::new(data.clone(), out.clone());
-    a.block = BLOCK;
-    a.buffer = 2;
-    a.env = 4;
-    a.hidden = 2;
-    a.restarts = 2;
-    a.seed = 3;
-    a.force = true;
+    let a = rule_args(&data, &out, 2);
     train::run(&a).unwrap();
     let rule = read_rule(&out).unwrap();
     let e = principal_cosines(&rule.weights, &[filter("ex"), filter("ey")]);

@@ -27,6 +27,7 @@ use rsmi_cli::command::sample_dimer::{self, Decorate, DimerArgs, ExitsArg};
 use rsmi_cli::command::train::{self, TrainArgs};
 use rsmi_cli::learn::rule_file::read_rule;
 use rsmi_cli::learn::train::Estimator;
+use rsmi_tests::subspace::principal_cosines;
 use std::path::{Path, PathBuf};
 
 /// Side of V in the decorated array.
@@ -78,48 +79,23 @@ fn e_filter(horizontal: bool) -> Vec<f64> {
     f
 }
 
+/// The training of A7's geometry: V = 8×8 block of the decorated array, L_B = 4, L_E = 4,
+/// N_h = 2 (im unless changed).
+fn a7_args(data: &Path, out: &Path, restarts: usize, seed: u64) -> TrainArgs {
+    let mut a = TrainArgs::new(data.to_path_buf(), out.to_path_buf());
+    a.block = BLOCK;
+    a.buffer = 4;
+    a.env = 4;
+    a.hidden = 2;
+    a.restarts = restarts;
+    a.seed = seed;
+    a.force = true;
+    a
+}
+
 /// Whether entry `i` of the block is a noise entry (vertex: even-even; face: odd-odd).
 fn is_noise(i: usize) -> bool {
     (i / BLOCK) % 2 == (i % BLOCK) % 2
-}
-
-/// Orthonormal basis (Gram–Schmidt, twice for stability) of the span of `vs`.
-fn orthonormal(vs: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let mut out: Vec<Vec<f64>> = Vec::new();
-    for v in vs {
-        let mut w = v.clone();
-        for _ in 0..2 {
-            for q in &out {
-                let d: f64 = w.iter().zip(q).map(|(a, b)| a * b).sum();
-                for (x, y) in w.iter_mut().zip(q) {
-                    *x -= d * y;
-                }
-            }
-        }
-        let n = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-        assert!(n > 1e-9, "degenerate filter set");
-        out.push(w.iter().map(|x| x / n).collect());
-    }
-    out
-}
-
-/// Cosines of the two principal angles between two 2-dimensional subspaces: the singular
-/// values of the 2×2 matrix M = Qaᵀ Qb (closed form), largest first.
-fn principal_cosines(a: &[Vec<f64>], b: &[Vec<f64>]) -> [f64; 2] {
-    let (qa, qb) = (orthonormal(a), orthonormal(b));
-    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
-    let m = [
-        [dot(&qa[0], &qb[0]), dot(&qa[0], &qb[1])],
-        [dot(&qa[1], &qb[0]), dot(&qa[1], &qb[1])],
-    ];
-    // Singular values of a 2×2 matrix: s1² + s2² = ‖M‖_F², s1 s2 = |det M|.
-    let f = m[0][0].powi(2) + m[0][1].powi(2) + m[1][0].powi(2) + m[1][1].powi(2);
-    let det = (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs();
-    let disc = (f * f - 4.0 * det * det).max(0.0).sqrt();
-    [
-        ((f + disc) / 2.0).sqrt(),
-        ((f - disc) / 2.0).max(0.0).sqrt(),
-    ]
 }
 
 /// (principal cosines of the link filters against span{Ē_x, Ē_y}, max noise |λ| / max |λ|).
@@ -192,14 +168,7 @@ fn a7_dimer_filters_span_the_electric_field() {
     let dir = dir();
     let data = sample(&dir, 2000, 5);
     let out = dir.join("a7.json");
-    let mut a = TrainArgs::new(data.clone(), out.clone());
-    a.block = BLOCK;
-    a.buffer = 4;
-    a.env = 4;
-    a.hidden = 2;
-    a.restarts = 2;
-    a.seed = 3;
-    a.force = true;
+    let a = a7_args(&data, &out, 2, 3);
     train::run(&a).unwrap();
     let rule = read_rule(&out).unwrap();
     let mi = rule.mi.as_ref().unwrap();
@@ -288,17 +257,10 @@ fn a12_infonce_learns_the_electric_field() {
     let mut best = Vec::new();
     for est in [Estimator::Infonce, Estimator::Im] {
         let out = dir.join(format!("a12_{}.json", est.name()));
-        let mut a = TrainArgs::new(data.clone(), out.clone());
+        let mut a = a7_args(&data, &out, 2, 3);
         a.estimator = est;
-        a.block = BLOCK;
-        a.buffer = 4;
-        a.env = 4;
-        a.hidden = 2;
-        a.restarts = 2;
-        a.seed = 3;
         a.batch = 500;
         a.data.max_pairs = 60_000;
-        a.force = true;
         train::run(&a).unwrap();
         let rule = read_rule(&out).unwrap();
         let mi = rule.mi.as_ref().unwrap();
@@ -343,14 +305,7 @@ fn ensemble_of_dimer_filters_spans_the_field_and_rotates_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let data = sample(&dir, 2000, 5);
     let out = dir.join("ensemble.json");
-    let mut a = TrainArgs::new(data, out.clone());
-    a.block = BLOCK;
-    a.buffer = 4;
-    a.env = 4;
-    a.hidden = 2;
-    a.restarts = 6;
-    a.seed = 11;
-    a.force = true;
+    let a = a7_args(&data, &out, 6, 11);
     train::run(&a).unwrap();
     let res = ensemble::run(&EnsembleArgs {
         rules: vec![out],
