@@ -81,13 +81,6 @@ pub struct Estimate {
     pub k: usize,
 }
 
-impl Estimate {
-    /// ln K, the most the bound can give.
-    pub fn ceiling(&self) -> f64 {
-        (self.k as f64).ln()
-    }
-}
-
 /// The `infonce` objective on a dataset.
 struct NceObjective<'d> {
     nce: Nce,
@@ -225,6 +218,13 @@ fn objective<'d>(
     centre_v: bool,
 ) -> Result<NceObjective<'d>> {
     check_pairs(train, heldout)?;
+    if cfg.batch > train.len() {
+        bail!(
+            "--batch {} is larger than the {} training pairs; InfoNCE needs full batches of K pairs",
+            cfg.batch,
+            train.len()
+        );
+    }
     let nce = Nce::new(
         train.nv,
         train.ne,
@@ -265,13 +265,6 @@ fn notes(cfg: &TrainConfig, k: usize) -> Value {
 pub fn train_nce(cfg: &TrainConfig, train: &Pairs, heldout: &Pairs) -> Result<Outcome> {
     let obj = objective(cfg, train, heldout, true, cfg.free_bias)?;
     let k = cfg.batch.min(heldout.len());
-    if cfg.batch > train.len() {
-        bail!(
-            "--batch {} is larger than the {} training pairs; InfoNCE needs full batches of K pairs",
-            cfg.batch,
-            train.len()
-        );
-    }
     run_all(&obj, cfg, notes(cfg, k))
 }
 
@@ -285,13 +278,6 @@ pub fn fixed_rule_nce(
     train: &Pairs,
     heldout: &Pairs,
 ) -> Result<(Estimate, usize, Value)> {
-    if cfg.batch > train.len() {
-        bail!(
-            "--batch {} is larger than the {} training pairs; InfoNCE needs full batches of K pairs",
-            cfg.batch,
-            train.len()
-        );
-    }
     // V centred whatever the bias setting: the rule is fixed and its bias absorbs it.
     let obj = objective(cfg, train, heldout, false, true)?;
     let mut w = weights.to_vec();
