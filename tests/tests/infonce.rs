@@ -263,11 +263,63 @@ fn a12_ordered_ising_keeps_ln_2_and_the_paramagnet_nothing() {
     assert!(i < 0.02, "T = 4: {i}");
 }
 
+/// I(H:E) on the L = 4 torus at temperature `t` (J = 1) for H = the majority of the 2×2
+/// block at the origin (ties split ½–½) and E = the other 12 sites, by enumerating the
+/// 2^16 configurations here, independently of the code under test.
+fn torus_majority_information(t: f64) -> f64 {
+    const L: usize = 4;
+    let spin = |c: u32, x: usize, y: usize| {
+        if c >> ((y % L) * L + x % L) & 1 == 1 {
+            1.0
+        } else {
+            -1.0
+        }
+    };
+    let block = [(0, 0), (1, 0), (0, 1), (1, 1)];
+    let env_mask: u32 = !block.iter().fold(0u32, |m, &(x, y)| m | 1 << (y * L + x)) & 0xffff;
+    // p(h = +1, e) and p(e), indexed by the environment bits.
+    let (mut up, mut pe) = (vec![0.0f64; 1 << 16], vec![0.0f64; 1 << 16]);
+    let mut z = 0.0;
+    for c in 0u32..1 << 16 {
+        let mut bonds = 0.0;
+        for y in 0..L {
+            for x in 0..L {
+                bonds += spin(c, x, y) * (spin(c, x + 1, y) + spin(c, x, y + 1));
+            }
+        }
+        let w = (bonds / t).exp();
+        let m: f64 = block.iter().map(|&(x, y)| spin(c, x, y)).sum();
+        let p_up = if m > 0.0 {
+            1.0
+        } else if m < 0.0 {
+            0.0
+        } else {
+            0.5
+        };
+        let e = (c & env_mask) as usize;
+        up[e] += w * p_up;
+        pe[e] += w;
+        z += w;
+    }
+    let p_up_total: f64 = up.iter().sum::<f64>() / z;
+    let mut info = 0.0;
+    for (&u, &p) in up.iter().zip(&pe) {
+        if p == 0.0 {
+            continue;
+        }
+        for (joint, marginal) in [(u / z, p_up_total), ((p - u) / z, 1.0 - p_up_total)] {
+            if joint > 0.0 {
+                info += joint * (joint / (p / z) / marginal).ln();
+            }
+        }
+    }
+    info
+}
+
 /// The 4×4 torus at T_c (20 000 samples), 2×2 majority, L_B = 0, L_E = 1 (E = the other
-/// 12 sites): `exact` enumerates the torus (the estimator A1/A2 validate against the
-/// reference tables), and both sampled bounds must come within 2 % of it without
-/// exceeding it by more than 3σ. Measured with this seed: exact 0.5351, im
-/// 0.5347 ± 0.0037, infonce 0.5332 ± 0.0020 (K = 500).
+/// 12 sites): `exact` must equal the enumeration above to 1e-9, and both sampled bounds
+/// must come within 2 % of it without exceeding it by more than 3σ. Measured with this
+/// seed: exact 0.5351, im 0.5347 ± 0.0037, infonce 0.5332 ± 0.0020 (K = 500).
 #[test]
 fn torus_infonce_against_exact() {
     let data = sample_file(IsingModel::Ising2d, 4, T_C, 20_000, "t4x4.npz");
@@ -282,6 +334,11 @@ fn torus_infonce_against_exact() {
         value(&mi::run(&m).unwrap())
     };
     let (exact, _) = mi(Estimator::Exact);
+    let enumerated = torus_majority_information(T_C);
+    assert!(
+        (exact - enumerated).abs() < 1e-9,
+        "exact {exact} vs enumeration {enumerated}"
+    );
     for est in [Estimator::Im, Estimator::Infonce] {
         let (x, s) = mi(est);
         eprintln!(
